@@ -1,0 +1,39 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { RedisClient } from '../../cache/redis';
+import { SeatCache } from '../../cache/seat-cache';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    temporal: Client;
+    redis: RedisClient;
+    seatCache: SeatCache;
+    taskQueue: string;
+  }
+}
+
+export interface InfrastructureOptions {
+  temporal: Client;
+  redis: RedisClient;
+  taskQueue: string;
+  /** Close the clients with the app (the server owns them); tests that share clients pass false. */
+  closeClients: boolean;
+}
+
+/** The Temporal client and Redis as typed decorators that close when the app closes. */
+export default fp(
+  async function infrastructure(app: FastifyInstance, opts: InfrastructureOptions) {
+    app.decorate('temporal', opts.temporal);
+    app.decorate<RedisClient>('redis', opts.redis);
+    app.decorate('seatCache', new SeatCache(opts.redis));
+    app.decorate('taskQueue', opts.taskQueue);
+    if (opts.closeClients) {
+      app.addHook('onClose', async () => {
+        opts.redis.disconnect();
+        await opts.temporal.connection.close();
+      });
+    }
+  },
+  { name: 'infrastructure' },
+);

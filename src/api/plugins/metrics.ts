@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** One registry per process: default Node metrics plus request latency by route and status. */
+export const register = new Registry();
+collectDefaultMetrics({ register });
+
+const httpDuration = new Histogram({
+  name: 'ticketdrop_http_request_duration_seconds',
+  help: 'HTTP request latency by method, route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [register],
+});
+
+export default fp(
+  async function metrics(app: FastifyInstance) {
+    app.addHook('onResponse', async (request, reply) => {
+      httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+  },
+  { name: 'metrics' },
+);

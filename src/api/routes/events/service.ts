@@ -1,0 +1,174 @@
+/**
+ * What the event routes do, apart from HTTP: create events through the event entity, and answer reads
+ * from the read-side cache, repairing it from the entities when it has lost an event.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import { rebuildEvent } from '../../../cache/rebuild';
+import type { CachedEvent, SeatCache, SeatCounts } from '../../../cache/seat-cache';
+import {
+  awaitEventReadyUpdate,
+  capacityOf,
+  EVENT_DEFAULTS,
+  EVENT_WORKFLOW_TYPE,
+  eventDefinitionQuery,
+  eventLifecycleQuery,
+  eventWorkflowId,
+  MAX_EVENT_CAPACITY,
+  sameDefinition,
+  type EventDefinition,
+  type EventEntityInput,
+  type EventStatus,
+} from '../../../entities/event/contract';
+import {
+  EVENT_ID_SEARCH_ATTRIBUTE,
+  seatIds,
+  seatStateQuery,
+  seatWorkflowId,
+  type SeatView,
+} from '../../../entities/seat/contract';
+import { FailureCode } from '../../../failures';
+import { HttpProblem } from '../../problem';
+import type { CreateEventBody, EventSummary } from '../../schemas/events';
+
+/** How long `POST /events` waits for the seat entities to exist before answering 503. */
+const PROVISION_DEADLINE_MS = 120_000;
+
+export function normalizeDefinition(body: CreateEventBody): EventDefinition {
+  const capacity = capacityOf(body);
+  if (capacity > MAX_EVENT_CAPACITY) {
+    throw new HttpProblem(
+      FailureCode.VALIDATION,
+      `rows × seatsPerRow is ${capacity}; an event has at most ${MAX_EVENT_CAPACITY} seats`,
+    );
+  }
+  const definition: EventDefinition = {
+    eventId: body.eventId,
+    name: body.name,
+    rows: body.rows,
+    seatsPerRow: body.seatsPerRow,
+    priceCents: body.priceCents,
+    holdTtlSeconds: body.holdTtlSeconds ?? EVENT_DEFAULTS.holdTtlSeconds,
+    admission: body.admission ?? EVENT_DEFAULTS.admission,
+    maxActivePurchases: body.maxActivePurchases ?? EVENT_DEFAULTS.maxActivePurchases,
+  };
+  if (body.onSaleAt !== undefined) definition.onSaleAt = new Date(body.onSaleAt).toISOString();
+  return definition;
+}
+
+export function eventStatus(event: CachedEvent, counts: SeatCounts, now = Date.now()): EventStatus {
+  if (event.closed) return 'closed';
+  if (event.definition.onSaleAt && Date.parse(event.definition.onSaleAt) > now) return 'scheduled';
+  if (counts.available === 0 && counts.held === 0) return 'sold-out';
+  return 'on-sale';
+}
+
+export class EventService {
+  constructor(
+    private readonly client: Client,
+    private readonly cache: SeatCache,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** Creates the event (or finds the identical one); resolves once every seat entity exists. */
+  async create(definition: EventDefinition): Promise<{ created: boolean; summary: EventSummary }> {
+    const workflowId = eventWorkflowId(definition.eventId);
+    const handle = this.client.workflow.getHandle(workflowId);
+    let created = true;
+    try {
+      const args: [EventEntityInput] = [{ definition }];
+      await this.client.workflow.start(EVENT_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: definition.eventId }],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      created = false;
+      const existing = await handle.query(eventDefinitionQuery);
+      if (!sameDefinition(existing, definition)) {
+        throw new HttpProblem(
+          FailureCode.EVENT_EXISTS,
+          `event ${definition.eventId} already exists with a different definition`,
+        );
+      }
+    }
+    const lifecycle = await handle.query(eventLifecycleQuery);
+    if (!lifecycle.ready) {
+      await this.client.withDeadline(Date.now() + PROVISION_DEADLINE_MS, () =>
+        handle.executeUpdate(awaitEventReadyUpdate),
+      );
+    }
+    return { created, summary: await this.summary(definition.eventId) };
+  }
+
+  async summary(eventId: string): Promise<EventSummary> {
+    const event = await this.event(eventId);
+    const counts = await this.cached(() => this.cache.getCounts(eventId));
+    const { definition } = event;
+    return {
+      eventId,
+      name: definition.name,
+      capacity: capacityOf(definition),
+      ...counts,
+      status: eventStatus(event, counts),
+      admission: definition.admission,
+      priceCents: definition.priceCents,
+      onSaleAt: definition.onSaleAt,
+      queue: { joined: 0, admitted: 0, waiting: 0 },
+    };
+  }
+
+  /** The seat map in row order, from the cache (rebuilt first if the cache lost seats). */
+  async seatMap(eventId: string): Promise<SeatView[]> {
+    const { definition } = await this.event(eventId);
+    const ids = seatIds(definition.rows, definition.seatsPerRow);
+    let seats = await this.cached(() => this.cache.getSeats(eventId));
+    if (seats.size < ids.length) {
+      await rebuildEvent({ client: this.client, cache: this.cache }, eventId);
+      seats = await this.cached(() => this.cache.getSeats(eventId));
+    }
+    return ids.flatMap((seatId) => {
+      const seat = seats.get(seatId);
+      return seat ? [seat] : [];
+    });
+  }
+
+  /** One seat, read from its entity: the authoritative view (needs no cache). */
+  async seat(eventId: string, seatId: string): Promise<SeatView> {
+    try {
+      return await this.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no seat ${seatId}`);
+      }
+      throw err;
+    }
+  }
+
+  /** The cached event, repaired from the event entity when the cache has lost it. */
+  private async event(eventId: string): Promise<CachedEvent> {
+    const cached = await this.cached(() => this.cache.getEvent(eventId));
+    if (cached) return cached;
+    const rebuilt = await rebuildEvent({ client: this.client, cache: this.cache }, eventId);
+    const event = rebuilt && (await this.cached(() => this.cache.getEvent(eventId)));
+    if (!event) throw new HttpProblem(FailureCode.NOT_FOUND, `no event ${eventId}`);
+    return event;
+  }
+
+  private async cached<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch {
+      throw new HttpProblem(FailureCode.UNAVAILABLE, 'the read-side cache is unavailable; retry shortly');
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/** `npm run rebuild-cache [-- <eventId>]`: restores the read-side cache from the entities. */
+import { loadRedisConfig, loadTemporalConfig } from '../config';
+import { connectClient } from '../temporal/connection';
+import { rebuildAll, rebuildEvent } from './rebuild';
+import { createRedis, waitForRedis } from './redis';
+import { SeatCache } from './seat-cache';
+
+async function main(): Promise<void> {
+  const eventId = process.argv[2];
+  const client = await connectClient(loadTemporalConfig());
+  const redis = createRedis(loadRedisConfig());
+  try {
+    await waitForRedis(redis);
+    const deps = { client, cache: new SeatCache(redis) };
+    if (eventId) {
+      const result = await rebuildEvent(deps, eventId);
+      if (!result) throw new Error(`no event ${eventId} (or its seats are still being created)`);
+      console.log(`rebuilt ${eventId}: ${result.seats} seats`);
+    } else {
+      const { events, seats } = await rebuildAll(deps);
+      console.log(`rebuilt ${events} events, ${seats} seats`);
+    }
+  } finally {
+    redis.disconnect();
+    await client.connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`rebuild failed: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+/**
+ * Restores the read-side cache from the entities themselves (after a Redis flush or loss). The entities
+ * are the truth; this reads each one with a Query and writes it through the same compare-and-set as
+ * live projections, so it can run while the system sells.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { mapLimit } from '../lib/concurrency';
+import {
+  EVENT_WORKFLOW_TYPE,
+  eventDefinitionQuery,
+  eventLifecycleQuery,
+  eventWorkflowId,
+} from '../entities/event/contract';
+import { seatIds, seatStateQuery, seatWorkflowId, type SeatView } from '../entities/seat/contract';
+import type { SeatCache } from './seat-cache';
+
+export interface RebuildDeps {
+  client: Client;
+  cache: SeatCache;
+  concurrency?: number;
+}
+
+/** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
+export async function rebuildEvent(
+  { client, cache, concurrency = 32 }: RebuildDeps,
+  eventId: string,
+): Promise<{ seats: number } | undefined> {
+  const handle = client.workflow.getHandle(eventWorkflowId(eventId));
+  let definition;
+  let lifecycle;
+  try {
+    [definition, lifecycle] = await Promise.all([
+      handle.query(eventDefinitionQuery),
+      handle.query(eventLifecycleQuery),
+    ]);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  if (!lifecycle.ready) return undefined;
+  const views = await mapLimit(
+    seatIds(definition.rows, definition.seatsPerRow),
+    concurrency,
+    async (seatId) => {
+      try {
+        return await client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined; // not provisioned yet
+        throw err;
+      }
+    },
+  );
+  const found = views.filter((v): v is SeatView => v !== undefined);
+  await cache.projectSeats(eventId, found);
+  await cache.recount(eventId);
+  await cache.putEvent({ definition, closed: lifecycle.closed });
+  return { seats: found.length };
+}
+
+/** Rebuilds every open event. */
+export async function rebuildAll(deps: RebuildDeps): Promise<{ events: number; seats: number }> {
+  const ids: string[] = [];
+  const query = `WorkflowType = '${EVENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  for await (const wf of deps.client.workflow.list({ query })) ids.push(wf.workflowId.replace(/^event-/, ''));
+  let seats = 0;
+  for (const eventId of ids) seats += (await rebuildEvent(deps, eventId))?.seats ?? 0;
+  return { events: ids.length, seats };
+}

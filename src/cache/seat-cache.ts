@@ -1,0 +1,125 @@
+/**
+ * The read-side cache of seat maps and counters. Only entities write here (through their projection
+ * activities) and every write carries the entity's monotonic version: a Lua script compares and sets
+ * atomically, so a stale write never overwrites a newer one and the per-event counters move in the
+ * same step as the seat record they count. All keys of one event share a hash tag, so the scripts also
+ * run on a Redis Cluster.
+ */
+import type { RedisClient } from './redis';
+import type { EventDefinition } from '../entities/event/contract';
+import { SEAT_STATUSES, type SeatStatus, type SeatView } from '../entities/seat/contract';
+
+const PROJECT_SEAT = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local version = tonumber(ARGV[3])
+if cur then
+  local s1 = string.find(cur, '|', 1, true)
+  local s2 = string.find(cur, '|', s1 + 1, true)
+  if tonumber(string.sub(cur, s1 + 1, s2 - 1)) >= version then return 0 end
+  redis.call('HINCRBY', KEYS[2], string.sub(cur, 1, s1 - 1), -1)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1
+`;
+
+const RECOUNT = `
+local all = redis.call('HVALS', KEYS[1])
+local counts = { available = 0, held = 0, sold = 0 }
+for _, v in ipairs(all) do
+  local s = string.sub(v, 1, string.find(v, '|', 1, true) - 1)
+  counts[s] = (counts[s] or 0) + 1
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'available', counts.available, 'held', counts.held, 'sold', counts.sold)
+return #all
+`;
+
+export interface CachedEvent {
+  definition: EventDefinition;
+  closed: boolean;
+}
+
+export type SeatCounts = Record<SeatStatus, number>;
+
+const keys = (eventId: string) => ({
+  meta: `td:{${eventId}}:meta`,
+  seats: `td:{${eventId}}:seats`,
+  counts: `td:{${eventId}}:counts`,
+});
+const EVENTS_KEY = 'td:events';
+
+function encode(view: SeatView): string[] {
+  return [
+    view.seatId,
+    view.status,
+    String(view.version),
+    view.holdExpiresAt ? String(view.holdExpiresAt) : '',
+  ];
+}
+
+function decode(seatId: string, raw: string): SeatView {
+  const [status, version, expiresAt] = raw.split('|');
+  const view: SeatView = { seatId, status: status as SeatStatus, version: Number(version) };
+  if (expiresAt) view.holdExpiresAt = Number(expiresAt);
+  return view;
+}
+
+export class SeatCache {
+  constructor(readonly redis: RedisClient) {}
+
+  /** Writes the seat's state unless the cache already has this version or a newer one. */
+  async projectSeat(eventId: string, view: SeatView): Promise<boolean> {
+    const k = keys(eventId);
+    const applied = await this.redis.eval(PROJECT_SEAT, 2, k.seats, k.counts, ...encode(view));
+    return applied === 1;
+  }
+
+  /** Writes many seat states in one round trip (same compare-and-set per seat). */
+  async projectSeats(eventId: string, views: SeatView[]): Promise<void> {
+    const k = keys(eventId);
+    const pipeline = this.redis.pipeline();
+    for (const view of views) pipeline.eval(PROJECT_SEAT, 2, k.seats, k.counts, ...encode(view));
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  /** Recomputes the counters from the seat records, atomically. */
+  async recount(eventId: string): Promise<number> {
+    const k = keys(eventId);
+    return (await this.redis.eval(RECOUNT, 2, k.seats, k.counts)) as number;
+  }
+
+  async putEvent(event: CachedEvent): Promise<void> {
+    await this.redis.set(keys(event.definition.eventId).meta, JSON.stringify(event));
+    await this.redis.sadd(EVENTS_KEY, event.definition.eventId);
+  }
+
+  async getEvent(eventId: string): Promise<CachedEvent | undefined> {
+    const raw = await this.redis.get(keys(eventId).meta);
+    return raw ? (JSON.parse(raw) as CachedEvent) : undefined;
+  }
+
+  async listEventIds(): Promise<string[]> {
+    return (await this.redis.smembers(EVENTS_KEY)).sort();
+  }
+
+  async getCounts(eventId: string): Promise<SeatCounts> {
+    const raw = await this.redis.hgetall(keys(eventId).counts);
+    const counts = {} as SeatCounts;
+    for (const status of SEAT_STATUSES) counts[status] = Number(raw[status] ?? 0);
+    return counts;
+  }
+
+  /** Every cached seat, keyed by seat id. */
+  async getSeats(eventId: string): Promise<Map<string, SeatView>> {
+    const raw = await this.redis.hgetall(keys(eventId).seats);
+    return new Map(Object.entries(raw).map(([seatId, value]) => [seatId, decode(seatId, value)]));
+  }
+
+  async getSeat(eventId: string, seatId: string): Promise<SeatView | undefined> {
+    const raw = await this.redis.hget(keys(eventId).seats, seatId);
+    return raw ? decode(seatId, raw) : undefined;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The one typed configuration of TicketDrop: environment variables with defaults, validated once.
+ * Secrets are kept apart from the rest so that `describeConfig` can be logged safely.
+ */
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** TLS for a remote cluster or Temporal Cloud; off for the local dev server. */
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string };
+  /** Temporal Cloud API key (implies TLS). */
+  apiKey?: string;
+}
+
+export interface RedisConfig {
+  /** One URL, or for a cluster a comma-separated list of seed node URLs. */
+  url: string;
+  cluster: boolean;
+}
+
+export interface Config {
+  temporal: TemporalConfig;
+  redis: RedisConfig;
+  api: { host: string; port: number };
+  adminToken: string;
+  signingSecret: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, key: string, fallback?: string): string {
+  const value = env[key]?.trim();
+  if (value) return value;
+  if (fallback !== undefined) return fallback;
+  throw new ConfigError(`${key} is required`);
+}
+
+function port(env: Env, key: string, fallback: number): number {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(`${key} must be a port number (0-65535), got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, key: string): boolean {
+  const raw = env[key]?.trim().toLowerCase();
+  if (!raw) return false;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${key} must be true or false, got "${raw}"`);
+}
+
+function secret(env: Env, key: string): string {
+  const value = str(env, key);
+  if (value.length < 16) throw new ConfigError(`${key} must be at least 16 characters`);
+  return value;
+}
+
+export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
+  const apiKey = env.TEMPORAL_API_KEY?.trim() || undefined;
+  const clientCertPath = env.TEMPORAL_TLS_CLIENT_CERT_PATH?.trim() || undefined;
+  const clientKeyPath = env.TEMPORAL_TLS_CLIENT_KEY_PATH?.trim() || undefined;
+  const serverCaCertPath = env.TEMPORAL_TLS_SERVER_CA_CERT_PATH?.trim() || undefined;
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME?.trim() || undefined;
+  if (Boolean(clientCertPath) !== Boolean(clientKeyPath)) {
+    throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together');
+  }
+  const tlsWanted = bool(env, 'TEMPORAL_TLS') || Boolean(apiKey || clientCertPath || serverCaCertPath);
+  return {
+    address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+    taskQueue: str(env, 'TICKETDROP_TASK_QUEUE', 'ticketdrop'),
+    tls: tlsWanted ? { clientCertPath, clientKeyPath, serverCaCertPath, serverName } : undefined,
+    apiKey,
+  };
+}
+
+export function loadRedisConfig(env: Env = process.env): RedisConfig {
+  return { url: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'), cluster: bool(env, 'REDIS_CLUSTER') };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    temporal: loadTemporalConfig(env),
+    redis: loadRedisConfig(env),
+    api: { host: str(env, 'TICKETDROP_API_HOST', '127.0.0.1'), port: port(env, 'TICKETDROP_API_PORT', 3000) },
+    adminToken: secret(env, 'TICKETDROP_ADMIN_TOKEN'),
+    signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
+  };
+}
+
+/** What is safe to print: everything but the secrets. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    temporal: { ...config.temporal, apiKey: config.temporal.apiKey ? '(set)' : undefined },
+    redis: { url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@'), cluster: config.redis.cluster },
+    api: config.api,
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * Starting and stopping the local services on loopback: the Temporal dev server, redis-server, and the
+ * project's own Node processes (worker, API). Used by `npm start` and by the test setup.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../entities/seat/contract';
+import { ROOT } from './provision';
+
+export const HOST = '127.0.0.1';
+
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  /** Resolves when the process has exited on its own (not by `stop`). */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** A port the OS says is free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `preferred` if nothing listens there, else any free port. */
+export async function portOrFree(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(preferred, HOST, () => server.close(() => resolve(true)));
+  });
+  return free ? preferred : freePort();
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A deadline for a race: it never keeps the process alive by itself. */
+const deadline = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+async function until(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  service: Service,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void service.exited.then(() => (gone = true));
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`${service.name} exited before it was ready`);
+    if (await probe().catch(() => false)) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+
+interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Write output to this file; otherwise prefix each line with the name on this process's output. */
+  logFile?: string;
+}
+
+export function spawnService(
+  name: string,
+  command: string,
+  args: string[],
+  opts: SpawnOptions = {},
+): Service {
+  const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.logFile) {
+    const log = createWriteStream(opts.logFile, { flags: 'a' });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+  } else {
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffer = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) process.stdout.write(`[${name}] ${line}\n`);
+      });
+    }
+  }
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => !stopping && resolve(code)),
+  );
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    stopping = true;
+    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const killed = await Promise.race([done.then(() => true), deadline(15_000).then(() => false)]);
+    if (!killed) {
+      child.kill('SIGKILL');
+      await done;
+    }
+  };
+  return { name, child, exited, stop };
+}
+
+export interface TemporalServer extends Service {
+  address: string;
+  uiUrl?: string;
+}
+
+export async function startTemporalDevServer(opts: {
+  bin: string;
+  port: number;
+  /** Omit for a headless server (tests). */
+  uiPort?: number;
+  /** Omit for an in-memory store (tests). */
+  dbFile?: string;
+  logFile?: string;
+}): Promise<TemporalServer> {
+  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(opts.port), '--log-level', 'warn'];
+  args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
+  const service = spawnService('temporal', opts.bin, args, { logFile: opts.logFile });
+  const address = `${HOST}:${opts.port}`;
+  await until(
+    `Temporal dev server at ${address}`,
+    async () => {
+      // A lazy connection can always be closed, also when the server is not up yet.
+      const connection = Connection.lazy({ address, connectTimeout: 1_000 });
+      try {
+        await connection.ensureConnected();
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    },
+    60_000,
+    service,
+  );
+  return { ...service, address, uiUrl: opts.uiPort ? `http://${HOST}:${opts.uiPort}` : undefined };
+}
+
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, HOST);
+    socket.setTimeout(1_000);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export interface RedisServer extends Service {
+  url: string;
+}
+
+/** redis-server as a pure cache: no persistence (losing it loses nothing). */
+export async function startRedisServer(opts: {
+  bin: string;
+  port: number;
+  logFile?: string;
+}): Promise<RedisServer> {
+  const args = [
+    '--port',
+    String(opts.port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'yes',
+  ];
+  const service = spawnService('redis', opts.bin, args, { logFile: opts.logFile });
+  await until(`redis-server on port ${opts.port}`, () => redisPing(opts.port), 20_000, service);
+  return { ...service, url: `redis://${HOST}:${opts.port}` };
+}
+
+/**
+ * Runs one of the project's TypeScript entry points (through tsx) and waits until it prints a line
+ * matching `ready`.
+ */
+export async function startNodeService(
+  name: string,
+  entry: string,
+  ready: RegExp,
+  opts: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<Service> {
+  const tsx = require.resolve('tsx/cli');
+  const service = spawnService(name, process.execPath, [tsx, path.join(ROOT, entry)], opts);
+  const seen = new Promise<void>((resolve) => {
+    let buffer = '';
+    const onData = (chunk: Buffer): void => {
+      buffer = (buffer + chunk.toString()).slice(-4096);
+      if (ready.test(buffer)) {
+        service.child.stdout?.off('data', onData);
+        resolve();
+      }
+    };
+    service.child.stdout?.on('data', onData);
+  });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const outcome = await Promise.race([
+    seen.then(() => 'ready' as const),
+    service.exited.then(() => 'exited' as const),
+    deadline(timeoutMs).then(() => 'timeout' as const),
+  ]);
+  if (outcome !== 'ready') {
+    await service.stop();
+    throw new Error(
+      `${name} ${outcome === 'exited' ? 'exited during start' : `not ready after ${timeoutMs} ms`}`,
+    );
+  }
+  return service;
+}

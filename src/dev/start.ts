@@ -1,0 +1,150 @@
+/**
+ * `npm start`: provisions the tools, starts the Temporal dev server (state in .data/temporal.sqlite, web
+ * UI on), Redis, the worker and the API on loopback, creates the demo event `concert-1`, and prints where
+ * everything is. Ctrl-C stops everything it started, in reverse order.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError, ROOT } from './provision';
+import {
+  HOST,
+  portOrFree,
+  startNodeService,
+  startRedisServer,
+  startTemporalDevServer,
+  type Service,
+} from './services';
+
+const DATA_DIR = path.join(ROOT, '.data');
+
+export const DEMO_EVENT = {
+  eventId: 'concert-1',
+  name: 'TicketDrop Live: the demo concert',
+  rows: 20,
+  seatsPerRow: 25,
+  priceCents: 7500,
+  admission: 'direct',
+} as const;
+
+/** Local secrets, generated once and kept in the git-ignored data folder unless set in the environment. */
+function localSecrets(): { adminToken: string; signingSecret: string } {
+  const file = path.join(DATA_DIR, 'secrets.json');
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  const secrets = {
+    adminToken:
+      process.env.TICKETDROP_ADMIN_TOKEN ??
+      stored.adminToken ??
+      `adm_${randomBytes(18).toString('base64url')}`,
+    signingSecret:
+      process.env.TICKETDROP_SIGNING_SECRET ?? stored.signingSecret ?? randomBytes(32).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+async function createDemoEvent(apiUrl: string, adminToken: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify(DEMO_EVENT),
+  });
+  const body = await response.text();
+  if (response.status !== 201 && response.status !== 200) {
+    throw new Error(`creating ${DEMO_EVENT.eventId} failed: ${response.status} ${body}`);
+  }
+  return response.status === 201 ? 'created' : 'already there';
+}
+
+async function main(): Promise<void> {
+  ensureDir(DATA_DIR);
+  const logs = ensureDir(path.join(DATA_DIR, 'logs'));
+  const started: Service[] = [];
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      console.log('\nStopping…');
+      for (const service of started.reverse()) await service.stop();
+      console.log('Stopped.');
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  const track = <S extends Service>(service: S): S => {
+    started.push(service);
+    void service.exited.then((code) => {
+      if (stopping) return; // Ctrl-C reaches every child too: exiting now is expected
+      console.error(`${service.name} exited unexpectedly (code ${code}); see ${logs}`);
+      void stopAll(1);
+    });
+    return service;
+  };
+
+  try {
+    const secrets = localSecrets();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
+      TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
+    };
+
+    let uiUrl = '(remote cluster: see its own UI)';
+    if (!process.env.TEMPORAL_ADDRESS) {
+      const bin = ensureTemporalCli();
+      const port = await portOrFree(7233);
+      const uiPort = await portOrFree(port + 1000);
+      console.log(`Starting the Temporal dev server on ${HOST}:${port} (state in .data/temporal.sqlite)…`);
+      const temporal = track(
+        await startTemporalDevServer({
+          bin,
+          port,
+          uiPort,
+          dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
+          logFile: path.join(logs, 'temporal.log'),
+        }),
+      );
+      env.TEMPORAL_ADDRESS = temporal.address;
+      uiUrl = temporal.uiUrl ?? uiUrl;
+    }
+    if (!process.env.REDIS_URL) {
+      const bin = ensureRedisServer();
+      const port = await portOrFree(6379);
+      console.log(`Starting Redis on ${HOST}:${port}…`);
+      const redis = track(await startRedisServer({ bin, port, logFile: path.join(logs, 'redis.log') }));
+      env.REDIS_URL = redis.url;
+    }
+
+    console.log('Starting the worker (bundling workflows)…');
+    track(await startNodeService('worker', 'src/worker.ts', /worker ready/, { env }));
+    const apiPort = process.env.TICKETDROP_API_PORT
+      ? Number(process.env.TICKETDROP_API_PORT)
+      : await portOrFree(3000);
+    env.TICKETDROP_API_PORT = String(apiPort);
+    env.TICKETDROP_API_HOST = env.TICKETDROP_API_HOST ?? HOST;
+    track(
+      await startNodeService('api', 'src/api/server.ts', /Server listening/, {
+        env,
+        logFile: path.join(logs, 'api.log'),
+      }),
+    );
+    const apiUrl = `http://${env.TICKETDROP_API_HOST}:${apiPort}`;
+
+    const demo = await createDemoEvent(apiUrl, secrets.adminToken);
+    console.log(`
+TicketDrop is up.
+  API          ${apiUrl}
+  API docs     ${apiUrl}/docs
+  Temporal UI  ${uiUrl}
+  Admin token  ${secrets.adminToken}
+  Demo event   ${DEMO_EVENT.eventId} (${DEMO_EVENT.rows * DEMO_EVENT.seatsPerRow} seats, ${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
+  Logs         ${logs}
+Press Ctrl-C to stop.`);
+  } catch (err) {
+    console.error(err instanceof ProvisionError ? `\n${err.message}` : err);
+    await stopAll(1);
+  }
+}
+
+void main();

@@ -1,0 +1,117 @@
+/**
+ * The seat entity's contract: the only part of `entities/seat` that other domains import.
+ * One long-lived workflow per seat serializes every claim on it through validated Updates.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const SEAT_WORKFLOW_TYPE = 'seatEntity';
+
+export type SeatStatus = 'available' | 'held' | 'sold';
+export const SEAT_STATUSES: readonly SeatStatus[] = ['available', 'held', 'sold'];
+
+export const seatWorkflowId = (eventId: string, seatId: string): string => `seat-${eventId}-${seatId}`;
+
+/** Rows run A…Z, then AA, AB, … (1-based index). */
+export function rowLabel(index: number): string {
+  let n = index;
+  let label = '';
+  while (n > 0) {
+    const rem = (n - 1) % 26;
+    label = String.fromCharCode(65 + rem) + label;
+    n = Math.floor((n - 1) / 26);
+  }
+  return label;
+}
+
+export function seatIds(rows: number, seatsPerRow: number): string[] {
+  const ids: string[] = [];
+  for (let r = 1; r <= rows; r++) {
+    const row = rowLabel(r);
+    for (let s = 1; s <= seatsPerRow; s++) ids.push(`${row}${s}`);
+  }
+  return ids;
+}
+
+export const SEAT_ID_PATTERN = '^[A-Z]{1,3}[1-9][0-9]{0,3}$';
+
+/** Whether a seat id names a seat of an event with this many rows and seats per row. */
+export function seatExists(seatId: string, rows: number, seatsPerRow: number): boolean {
+  const match = /^([A-Z]{1,3})([1-9][0-9]{0,3})$/.exec(seatId);
+  if (!match) return false;
+  let rowIndex = 0;
+  for (const ch of match[1]) rowIndex = rowIndex * 26 + (ch.charCodeAt(0) - 64);
+  const number = Number(match[2]);
+  return rowIndex >= 1 && rowIndex <= rows && number >= 1 && number <= seatsPerRow;
+}
+
+/** What anyone may see of a seat: never who holds or bought it. */
+export interface SeatView {
+  seatId: string;
+  status: SeatStatus;
+  /** Monotonic: bumped on every transition; the read-side cache keeps only the newest. */
+  version: number;
+  /** Epoch milliseconds, while held. */
+  holdExpiresAt?: number;
+}
+
+export interface HoldSeatInput {
+  holdId: string;
+  purchaseId: string;
+  ttlMs: number;
+}
+export interface ConfirmSeatInput {
+  holdId: string;
+  ticketId: string;
+}
+export interface ReleaseSeatInput {
+  holdId: string;
+}
+
+export const MIN_HOLD_TTL_MS = 100;
+export const MAX_HOLD_TTL_MS = 60 * 60 * 1000;
+
+export const holdSeatUpdate = defineUpdate<SeatView, [HoldSeatInput]>('holdSeat');
+export const confirmSeatUpdate = defineUpdate<SeatView, [ConfirmSeatInput]>('confirmSeat');
+export const releaseSeatUpdate = defineUpdate<SeatView, [ReleaseSeatInput]>('releaseSeat');
+export const seatStateQuery = defineQuery<SeatView>('seatState');
+/** The event is closed: the entity finishes once in-flight handlers are done. */
+export const closeSeatSignal = defineSignal('closeSeat');
+/** Operator tool: continue-as-new now (history compaction; also how tests force a new run). */
+export const rolloverSeatSignal = defineSignal('rolloverSeat');
+
+export const EVENT_ID_SEARCH_ATTRIBUTE = defineSearchAttributeKey('EventId', SearchAttributeType.KEYWORD);
+export const SEAT_STATUS_SEARCH_ATTRIBUTE = defineSearchAttributeKey(
+  'SeatStatus',
+  SearchAttributeType.KEYWORD,
+);
+/** Registered on the dev server at start (`--search-attribute`), and on a cluster by the operator. */
+export const SEARCH_ATTRIBUTES = { EventId: 'Keyword', SeatStatus: 'Keyword' } as const;
+
+export interface SeatHold {
+  holdId: string;
+  purchaseId: string;
+  expiresAt: number;
+}
+
+/** A remembered outcome, so a repeated command returns its first result (across runs too). */
+export interface SeatOutcome {
+  key: string;
+  result: SeatView;
+}
+
+/** The entity's whole state: the workflow input of a fresh seat (without it) or of a continued run. */
+export interface SeatSnapshot {
+  status: SeatStatus;
+  version: number;
+  hold?: SeatHold;
+  sale?: { holdId: string; purchaseId: string; ticketId: string };
+  recent: SeatOutcome[];
+  closed: boolean;
+}
+
+export interface SeatEntityInput {
+  eventId: string;
+  seatId: string;
+  snapshot?: SeatSnapshot;
+}

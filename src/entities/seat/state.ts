@@ -1,0 +1,172 @@
+/**
+ * The seat state machine, free of Temporal: available → held → sold; held → available by release or
+ * expiry. `check*` methods are pure (they back the synchronous Update validators); the mutating methods
+ * assume the matching check passed. Time is always passed in, so expiry is deterministic.
+ */
+import { FailureCode, type Failure } from '../../failures';
+import {
+  MAX_HOLD_TTL_MS,
+  MIN_HOLD_TTL_MS,
+  type ConfirmSeatInput,
+  type HoldSeatInput,
+  type ReleaseSeatInput,
+  type SeatSnapshot,
+  type SeatView,
+} from './contract';
+
+/** How many command outcomes are remembered (and carried through continue-as-new) for idempotency. */
+export const RECENT_OUTCOMES = 64;
+
+const fail = (code: FailureCode, message: string): Failure => ({ code, message });
+
+export class SeatState {
+  private readonly s: SeatSnapshot;
+
+  constructor(
+    readonly seatId: string,
+    snapshot?: SeatSnapshot,
+  ) {
+    this.s = snapshot
+      ? { ...snapshot, recent: [...snapshot.recent] }
+      : { status: 'available', version: 0, recent: [], closed: false };
+  }
+
+  get version(): number {
+    return this.s.version;
+  }
+
+  get closed(): boolean {
+    return this.s.closed;
+  }
+
+  /** When the current hold lapses, if the seat is held. */
+  get holdExpiresAt(): number | undefined {
+    return this.s.status === 'held' ? this.s.hold?.expiresAt : undefined;
+  }
+
+  view(): SeatView {
+    const { status, version } = this.s;
+    return status === 'held'
+      ? { seatId: this.seatId, status, version, holdExpiresAt: this.holdExpiresAt }
+      : { seatId: this.seatId, status, version };
+  }
+
+  snapshot(): SeatSnapshot {
+    return { ...this.s, recent: [...this.s.recent] };
+  }
+
+  checkHold(cmd: HoldSeatInput, now: number): Failure | undefined {
+    if (this.recall(`hold:${cmd.holdId}`)) return undefined;
+    if (!cmd.holdId || !cmd.purchaseId)
+      return fail(FailureCode.VALIDATION, 'holdId and purchaseId are required');
+    if (!Number.isInteger(cmd.ttlMs) || cmd.ttlMs < MIN_HOLD_TTL_MS || cmd.ttlMs > MAX_HOLD_TTL_MS) {
+      return fail(
+        FailureCode.VALIDATION,
+        `ttlMs must be an integer from ${MIN_HOLD_TTL_MS} to ${MAX_HOLD_TTL_MS}`,
+      );
+    }
+    if (this.s.closed) return fail(FailureCode.EVENT_CLOSED, `seat ${this.seatId}: the event is closed`);
+    if (this.s.status === 'sold') return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is sold`);
+    if (this.s.status === 'held' && !this.holdLapsed(now)) {
+      return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is held by another purchase`);
+    }
+    return undefined;
+  }
+
+  hold(cmd: HoldSeatInput, now: number): SeatView {
+    const known = this.recall(`hold:${cmd.holdId}`);
+    if (known) return known;
+    this.expireIfDue(now);
+    this.s.status = 'held';
+    this.s.hold = { holdId: cmd.holdId, purchaseId: cmd.purchaseId, expiresAt: now + cmd.ttlMs };
+    return this.commit(`hold:${cmd.holdId}`);
+  }
+
+  checkConfirm(cmd: ConfirmSeatInput, now: number): Failure | undefined {
+    if (this.recall(`confirm:${cmd.holdId}`)) return undefined;
+    if (!cmd.holdId || !cmd.ticketId) return fail(FailureCode.VALIDATION, 'holdId and ticketId are required');
+    const holding = this.s.status === 'held' && this.s.hold?.holdId === cmd.holdId;
+    if (holding && !this.holdLapsed(now)) return undefined;
+    if (holding || this.recall(`expired:${cmd.holdId}`)) {
+      return fail(
+        FailureCode.HOLD_EXPIRED,
+        `hold ${cmd.holdId} on seat ${this.seatId} expired before confirmation`,
+      );
+    }
+    return fail(FailureCode.NOT_HOLDER, `hold ${cmd.holdId} does not hold seat ${this.seatId}`);
+  }
+
+  confirm(cmd: ConfirmSeatInput): SeatView {
+    const known = this.recall(`confirm:${cmd.holdId}`);
+    if (known) return known;
+    const hold = this.s.hold!;
+    this.s.status = 'sold';
+    this.s.sale = { holdId: hold.holdId, purchaseId: hold.purchaseId, ticketId: cmd.ticketId };
+    this.s.hold = undefined;
+    return this.commit(`confirm:${cmd.holdId}`);
+  }
+
+  checkRelease(cmd: ReleaseSeatInput): Failure | undefined {
+    const key = cmd.holdId;
+    if (this.recall(`release:${key}`) || this.recall(`expired:${key}`)) return undefined;
+    if (this.s.status === 'held' && this.s.hold?.holdId === key) return undefined;
+    if (this.s.status === 'sold' && this.s.sale?.holdId === key) {
+      return fail(
+        FailureCode.SEAT_SOLD,
+        `seat ${this.seatId} was sold under hold ${key}; it cannot be released`,
+      );
+    }
+    return fail(FailureCode.NOT_HOLDER, `hold ${key} does not hold seat ${this.seatId}`);
+  }
+
+  /** Releasing a hold that already lapsed is a success: the seat is free either way. */
+  release(cmd: ReleaseSeatInput): SeatView {
+    const known = this.recall(`release:${cmd.holdId}`);
+    if (known) return known;
+    if (this.s.status === 'held' && this.s.hold?.holdId === cmd.holdId) {
+      this.s.status = 'available';
+      this.s.hold = undefined;
+      return this.commit(`release:${cmd.holdId}`);
+    }
+    return this.remember(`release:${cmd.holdId}`, this.view());
+  }
+
+  /** Ends a lapsed hold. Returns whether anything changed. */
+  expireIfDue(now: number): boolean {
+    if (this.s.status !== 'held' || !this.holdLapsed(now)) return false;
+    const holdId = this.s.hold!.holdId;
+    this.s.status = 'available';
+    this.s.hold = undefined;
+    this.commit(`expired:${holdId}`);
+    return true;
+  }
+
+  close(): void {
+    this.s.closed = true;
+  }
+
+  /** Who bought the seat: for the owner's own checks (ticket verification), never for the public view. */
+  get sale(): SeatSnapshot['sale'] {
+    return this.s.sale;
+  }
+
+  private holdLapsed(now: number): boolean {
+    return this.s.hold !== undefined && this.s.hold.expiresAt <= now;
+  }
+
+  private commit(key: string): SeatView {
+    this.s.version += 1;
+    return this.remember(key, this.view());
+  }
+
+  private remember(key: string, result: SeatView): SeatView {
+    this.s.recent.push({ key, result });
+    if (this.s.recent.length > RECENT_OUTCOMES)
+      this.s.recent.splice(0, this.s.recent.length - RECENT_OUTCOMES);
+    return result;
+  }
+
+  private recall(key: string): SeatView | undefined {
+    return this.s.recent.find((o) => o.key === key)?.result;
+  }
+}

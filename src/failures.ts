@@ -1,0 +1,36 @@
+/**
+ * The one failure vocabulary of TicketDrop. Each code is used unchanged as the `ApplicationFailure`
+ * type inside workflows, as the problem+json `code` of the HTTP API, and as the grouping key of the
+ * debugging views. Pure data: safe to import from workflow code.
+ */
+export const FailureCode = {
+  VALIDATION: 'VALIDATION',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  NOT_FOUND: 'NOT_FOUND',
+  EVENT_EXISTS: 'EVENT_EXISTS',
+  EVENT_CLOSED: 'EVENT_CLOSED',
+  SEAT_TAKEN: 'SEAT_TAKEN',
+  SEAT_SOLD: 'SEAT_SOLD',
+  NOT_HOLDER: 'NOT_HOLDER',
+  HOLD_EXPIRED: 'HOLD_EXPIRED',
+  SOLD_OUT: 'SOLD_OUT',
+  NOT_ADMITTED: 'NOT_ADMITTED',
+  ADMISSION_EXPIRED: 'ADMISSION_EXPIRED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  OVERLOADED: 'OVERLOADED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type FailureCode = (typeof FailureCode)[keyof typeof FailureCode];
+
+const codes = new Set<string>(Object.values(FailureCode));
+
+export function isFailureCode(value: unknown): value is FailureCode {
+  return typeof value === 'string' && codes.has(value);
+}
+
+/** A rejected command, as pure state logic reports it (workflows turn it into an ApplicationFailure). */
+export interface Failure {
+  code: FailureCode;
+  message: string;
+}

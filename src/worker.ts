@@ -1,0 +1,51 @@
+/**
+ * The TicketDrop worker: runs every workflow and activity on the task queue. At start it rebuilds the
+ * read-side cache from the entities (Redis is only a cache), and it shuts down cleanly on SIGINT/SIGTERM
+ * (the SDK drains in-flight tasks first).
+ */
+import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { rebuildAll } from './cache/rebuild';
+import { createRedis, waitForRedis } from './cache/redis';
+import { SeatCache } from './cache/seat-cache';
+import { loadRedisConfig, loadTemporalConfig } from './config';
+import { connectClient, connectNative } from './temporal/connection';
+
+async function main(): Promise<void> {
+  Runtime.install({
+    logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel),
+  });
+  const temporal = loadTemporalConfig();
+  const redis = createRedis(loadRedisConfig());
+  const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
+  const cache = new SeatCache(redis);
+
+  const worker = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createActivities({ client, cache, taskQueue: temporal.taskQueue }),
+  });
+
+  const running = worker.run();
+  console.log(`worker ready on task queue "${temporal.taskQueue}" at ${temporal.address}`);
+
+  waitForRedis(redis)
+    .then(() => rebuildAll({ client, cache }))
+    .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
+    .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
+
+  try {
+    await running;
+  } finally {
+    redis.disconnect();
+    await client.connection.close();
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,149 @@
+/**
+ * The read-side cache: version compare-and-set, convergence to the entities after a burst, and a full
+ * rebuild from the entities after Redis loses everything.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { rebuildEvent } from '../../src/cache/rebuild';
+import {
+  confirmSeatUpdate,
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  seatIds,
+  seatStateQuery,
+  seatWorkflowId,
+  type SeatView,
+} from '../../src/entities/seat/contract';
+import { mapLimit } from '../../src/lib/concurrency';
+import { adminHeaders, eventually, openStack, uniqueId, type Stack } from '../support/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await openStack();
+});
+afterAll(async () => stack.close());
+
+async function createEvent(rows: number, seatsPerRow: number): Promise<string> {
+  const eventId = uniqueId('cache');
+  const response = await stack.app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: adminHeaders(),
+    payload: { eventId, name: eventId, rows, seatsPerRow, priceCents: 100, admission: 'direct' },
+  });
+  expect(response.statusCode).toBe(201);
+  return eventId;
+}
+
+const seatHandle = (eventId: string, seatId: string): WorkflowHandle =>
+  stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId));
+
+async function entityViews(eventId: string, ids: string[]): Promise<SeatView[]> {
+  return mapLimit(ids, 20, (seatId) => seatHandle(eventId, seatId).query(seatStateQuery));
+}
+
+/** Resolves once every cached seat equals its entity and the counters equal the seat records. */
+async function expectConverged(eventId: string, ids: string[]): Promise<void> {
+  const truth = await entityViews(eventId, ids);
+  await eventually(
+    async () => {
+      const cached = await stack.cache.getSeats(eventId);
+      return truth.every((view) => JSON.stringify(cached.get(view.seatId)) === JSON.stringify(view))
+        ? true
+        : undefined;
+    },
+    20_000,
+    'cache convergence',
+  );
+  const counts = await stack.cache.getCounts(eventId);
+  const expected = { available: 0, held: 0, sold: 0 };
+  for (const view of truth) expected[view.status] += 1;
+  expect(counts).toEqual(expected);
+}
+
+describe('read-side cache', () => {
+  it('never lets a stale version overwrite a newer one, and counters follow the records', async () => {
+    const eventId = uniqueId('cas');
+    expect(await stack.cache.projectSeat(eventId, { seatId: 'A1', status: 'available', version: 0 })).toBe(
+      true,
+    );
+    expect(await stack.cache.projectSeat(eventId, { seatId: 'A1', status: 'sold', version: 2 })).toBe(true);
+    expect(
+      await stack.cache.projectSeat(eventId, { seatId: 'A1', status: 'held', version: 1, holdExpiresAt: 5 }),
+    ).toBe(false);
+    expect(await stack.cache.projectSeat(eventId, { seatId: 'A1', status: 'sold', version: 2 })).toBe(false);
+    expect(await stack.cache.getSeat(eventId, 'A1')).toEqual({ seatId: 'A1', status: 'sold', version: 2 });
+    expect(await stack.cache.getCounts(eventId)).toEqual({ available: 0, held: 0, sold: 1 });
+  });
+
+  it('converges to the entities after a burst of transitions', async () => {
+    const eventId = await createEvent(4, 10);
+    const ids = seatIds(4, 10);
+    await mapLimit(ids, 20, async (seatId, i) => {
+      const handle = seatHandle(eventId, seatId);
+      const holdId = `b-${seatId}`;
+      await handle.executeUpdate(holdSeatUpdate, {
+        args: [{ holdId, purchaseId: `p-${seatId}`, ttlMs: 60_000 }],
+      });
+      if (i % 3 === 0)
+        await handle.executeUpdate(confirmSeatUpdate, { args: [{ holdId, ticketId: `t-${seatId}` }] });
+      if (i % 3 === 1) await handle.executeUpdate(releaseSeatUpdate, { args: [{ holdId }] });
+    });
+    await expectConverged(eventId, ids);
+    const summary = (await stack.app.inject({ url: `/events/${eventId}` })).json();
+    expect(summary).toMatchObject({ capacity: 40, sold: 14, held: 13, available: 13 });
+  });
+
+  it('is restored from the entities after FLUSHALL, by the rebuild and by a read that finds it empty', async () => {
+    const eventId = await createEvent(3, 5);
+    const ids = seatIds(3, 5);
+    await seatHandle(eventId, 'B2').executeUpdate(holdSeatUpdate, {
+      args: [{ holdId: 'x', purchaseId: 'p', ttlMs: 60_000 }],
+    });
+    await seatHandle(eventId, 'C5').executeUpdate(holdSeatUpdate, {
+      args: [{ holdId: 'y', purchaseId: 'q', ttlMs: 60_000 }],
+    });
+    await seatHandle(eventId, 'C5').executeUpdate(confirmSeatUpdate, {
+      args: [{ holdId: 'y', ticketId: 't' }],
+    });
+    await expectConverged(eventId, ids);
+
+    await stack.redis.flushall();
+    expect(await stack.cache.getEvent(eventId)).toBeUndefined();
+    expect(await rebuildEvent({ client: stack.client, cache: stack.cache }, eventId)).toEqual({ seats: 15 });
+    await expectConverged(eventId, ids);
+    expect(await stack.cache.getEvent(eventId)).toMatchObject({
+      definition: { eventId, rows: 3, seatsPerRow: 5 },
+    });
+
+    await stack.redis.flushall();
+    const summary = await stack.app.inject({ url: `/events/${eventId}` });
+    expect(summary.statusCode).toBe(200);
+    expect(summary.json()).toMatchObject({ capacity: 15, available: 13, held: 1, sold: 1 });
+    const map = (await stack.app.inject({ url: `/events/${eventId}/seats` })).json() as { seats: SeatView[] };
+    expect(map.seats.filter((s) => s.status !== 'available').map((s) => [s.seatId, s.status])).toEqual([
+      ['B2', 'held'],
+      ['C5', 'sold'],
+    ]);
+  });
+
+  it('answers reads with 503 UNAVAILABLE and Retry-After while Redis is unreachable', async () => {
+    const eventId = await createEvent(1, 2);
+    stack.redis.disconnect();
+    try {
+      const response = await stack.app.inject({ url: `/events/${eventId}` });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(response.headers['retry-after']).toBe('1');
+      expect((await stack.app.inject({ url: '/readyz' })).json()).toEqual({
+        status: 'degraded',
+        temporal: true,
+        redis: false,
+      });
+      // The authoritative seat view does not need the cache.
+      const seat = await stack.app.inject({ url: `/events/${eventId}/seats/A1` });
+      expect(seat.json()).toEqual({ seatId: 'A1', status: 'available', version: 0 });
+    } finally {
+      await stack.redis.connect();
+    }
+  });
+});

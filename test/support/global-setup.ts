@@ -1,0 +1,57 @@
+/**
+ * Starts the real services every integration test runs against, on free loopback ports: a Temporal dev
+ * server (in memory), redis-server, and the TicketDrop worker as its own process. Connection details
+ * reach the test files through the environment.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureRedisServer, ensureTemporalCli } from '../../src/dev/provision';
+import {
+  freePort,
+  startNodeService,
+  startRedisServer,
+  startTemporalDevServer,
+  type Service,
+} from '../../src/dev/services';
+
+declare global {
+  var __TICKETDROP_SERVICES__: Service[] | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const logs = mkdtempSync(path.join(os.tmpdir(), 'ticketdrop-test-'));
+  const temporalBin = ensureTemporalCli();
+  const redisBin = ensureRedisServer();
+  const services: Service[] = [];
+  globalThis.__TICKETDROP_SERVICES__ = services;
+
+  const temporal = await startTemporalDevServer({
+    bin: temporalBin,
+    port: await freePort(),
+    logFile: path.join(logs, 'temporal.log'),
+  });
+  services.unshift(temporal);
+  const redis = await startRedisServer({
+    bin: redisBin,
+    port: await freePort(),
+    logFile: path.join(logs, 'redis.log'),
+  });
+  services.unshift(redis);
+
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    TICKETDROP_TASK_QUEUE: 'ticketdrop-test',
+    REDIS_URL: redis.url,
+    TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    TICKETDROP_SIGNING_SECRET: 'test-signing-secret-0123456789',
+    TICKETDROP_TEST_LOGS: logs,
+  });
+  const worker = await startNodeService('worker', 'src/worker.ts', /worker ready/, {
+    env: process.env,
+    logFile: path.join(logs, 'worker.log'),
+  });
+  services.unshift(worker);
+  console.log(`\ntest services up (logs in ${logs})`);
+}

@@ -1,0 +1,117 @@
+import { RECENT_OUTCOMES, SeatState } from '../../src/entities/seat/state';
+import { rowLabel, seatExists, seatIds } from '../../src/entities/seat/contract';
+
+const T0 = 1_700_000_000_000;
+const hold = (holdId: string, ttlMs = 1_000) => ({ holdId, purchaseId: `p-${holdId}`, ttlMs });
+
+describe('seat state machine', () => {
+  it('holds an available seat, then confirms it as sold', () => {
+    const seat = new SeatState('A1');
+    expect(seat.checkHold(hold('h1'), T0)).toBeUndefined();
+    expect(seat.hold(hold('h1'), T0)).toEqual({
+      seatId: 'A1',
+      status: 'held',
+      version: 1,
+      holdExpiresAt: T0 + 1_000,
+    });
+    expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't1' }, T0 + 10)).toBeUndefined();
+    expect(seat.confirm({ holdId: 'h1', ticketId: 't1' })).toEqual({
+      seatId: 'A1',
+      status: 'sold',
+      version: 2,
+    });
+    expect(seat.sale).toEqual({ holdId: 'h1', purchaseId: 'p-h1', ticketId: 't1' });
+  });
+
+  it('rejects a second claim while held or sold with SEAT_TAKEN', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    expect(seat.checkHold(hold('h2'), T0 + 1)?.code).toBe('SEAT_TAKEN');
+    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    expect(seat.checkHold(hold('h2'), T0 + 5_000)?.code).toBe('SEAT_TAKEN');
+  });
+
+  it('treats a lapsed hold as free even before the timer ends it', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    expect(seat.checkHold(hold('h2'), T0 + 1_000)).toBeUndefined();
+    expect(seat.hold(hold('h2'), T0 + 1_000)).toMatchObject({ status: 'held', version: 3 });
+    expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't' }, T0 + 1_001)?.code).toBe('HOLD_EXPIRED');
+  });
+
+  it('expires a hold at its expiry time, and a late confirm fails with HOLD_EXPIRED', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    expect(seat.expireIfDue(T0 + 999)).toBe(false);
+    expect(seat.expireIfDue(T0 + 1_000)).toBe(true);
+    expect(seat.view()).toEqual({ seatId: 'A1', status: 'available', version: 2 });
+    expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't' }, T0 + 2_000)?.code).toBe('HOLD_EXPIRED');
+  });
+
+  it('rejects confirm and release by a non-holder with NOT_HOLDER, changing nothing', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    expect(seat.checkConfirm({ holdId: 'other', ticketId: 't' }, T0)?.code).toBe('NOT_HOLDER');
+    expect(seat.checkRelease({ holdId: 'other' })?.code).toBe('NOT_HOLDER');
+    expect(seat.view().version).toBe(1);
+  });
+
+  it('refuses to release a sold seat', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    expect(seat.checkRelease({ holdId: 'h1' })?.code).toBe('SEAT_SOLD');
+  });
+
+  it('returns the first outcome for a repeated command, also after a snapshot round trip', () => {
+    const seat = new SeatState('A1');
+    const first = seat.hold(hold('h1'), T0);
+    const continued = new SeatState('A1', seat.snapshot());
+    expect(continued.checkHold(hold('h1'), T0 + 500)).toBeUndefined();
+    expect(continued.hold(hold('h1'), T0 + 500)).toEqual(first);
+    const released = continued.release({ holdId: 'h1' });
+    expect(continued.release({ holdId: 'h1' })).toEqual(released);
+    expect(continued.version).toBe(2);
+  });
+
+  it('accepts releasing a hold that already expired (the seat is free either way)', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    seat.expireIfDue(T0 + 1_000);
+    expect(seat.checkRelease({ holdId: 'h1' })).toBeUndefined();
+    expect(seat.release({ holdId: 'h1' })).toEqual({ seatId: 'A1', status: 'available', version: 2 });
+  });
+
+  it('validates ttl and closed seats', () => {
+    const seat = new SeatState('A1');
+    expect(seat.checkHold(hold('h1', 5), T0)?.code).toBe('VALIDATION');
+    seat.close();
+    expect(seat.checkHold(hold('h1'), T0)?.code).toBe('EVENT_CLOSED');
+  });
+
+  it('remembers a bounded number of outcomes', () => {
+    const seat = new SeatState('A1');
+    for (let i = 0; i < RECENT_OUTCOMES + 20; i++) {
+      seat.hold(hold(`h${i}`), T0 + i * 10);
+      seat.release({ holdId: `h${i}` });
+    }
+    expect(seat.snapshot().recent).toHaveLength(RECENT_OUTCOMES);
+  });
+});
+
+describe('seat ids', () => {
+  it('labels rows A…Z then AA, AB', () => {
+    expect([1, 20, 26, 27, 28, 52, 53].map(rowLabel)).toEqual(['A', 'T', 'Z', 'AA', 'AB', 'AZ', 'BA']);
+  });
+
+  it('lists rows × seats in order and knows which seats exist', () => {
+    const ids = seatIds(20, 25);
+    expect(ids).toHaveLength(500);
+    expect(ids.slice(0, 2)).toEqual(['A1', 'A2']);
+    expect(ids[499]).toBe('T25');
+    expect(seatExists('T25', 20, 25)).toBe(true);
+    expect(seatExists('U1', 20, 25)).toBe(false);
+    expect(seatExists('A26', 20, 25)).toBe(false);
+    expect(seatExists('AA1', 27, 1)).toBe(true);
+  });
+});
