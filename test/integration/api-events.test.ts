@@ -153,6 +153,52 @@ describe('bad input to POST /events changes nothing', () => {
   });
 });
 
+describe('POST /events/:eventId/close', () => {
+  it('closes every seat entity, shows the event closed, and is idempotent', async () => {
+    const eventId = uniqueId('close');
+    expect((await createEvent(eventBody(eventId))).statusCode).toBe(201);
+    expectProblem(
+      await stack.app.inject({ method: 'POST', url: `/events/${eventId}/close` }),
+      401,
+      'UNAUTHORIZED',
+    );
+
+    const closed = await stack.app.inject({
+      method: 'POST',
+      url: `/events/${eventId}/close`,
+      headers: adminHeaders(),
+    });
+    expect(closed.statusCode).toBe(200);
+    expect(closed.json()).toMatchObject({ eventId, status: 'closed' });
+    for (const seatId of seatIds(2, 3)) {
+      const handle = stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId));
+      const { status } = await eventually(async () => {
+        const description = await handle.describe();
+        return description.status.name === 'COMPLETED' ? description : undefined;
+      });
+      expect(status.name).toBe('COMPLETED');
+    }
+    const again = await stack.app.inject({
+      method: 'POST',
+      url: `/events/${eventId}/close`,
+      headers: adminHeaders(),
+    });
+    expect(again.json()).toMatchObject({ status: 'closed' });
+    expect((await stack.app.inject({ url: `/events/${eventId}` })).json()).toMatchObject({
+      status: 'closed',
+    });
+    expectProblem(
+      await stack.app.inject({
+        method: 'POST',
+        url: `/events/${uniqueId('nope')}/close`,
+        headers: adminHeaders(),
+      }),
+      404,
+      'NOT_FOUND',
+    );
+  });
+});
+
 describe('reads', () => {
   it('answers 404 for an unknown event or seat and 400 for a malformed seat id', async () => {
     expectProblem(await stack.app.inject({ url: `/events/${uniqueId('nope')}` }), 404, 'NOT_FOUND');

@@ -33,6 +33,21 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  app.post(
+    '/events/:eventId/close',
+    {
+      onRequest: app.requireAdmin,
+      schema: {
+        summary: 'Close an event: its seat entities finish; closing again changes nothing (admin)',
+        tags: ['events'],
+        security: [{ bearer: [] }],
+        params: EventParams,
+        response: { 200: EventSummary, ...problems(400, 401, 404, 503) },
+      },
+    },
+    async (request) => service.close(request.params.eventId),
+  );
+
   app.get(
     '/events/:eventId',
     {

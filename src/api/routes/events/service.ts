@@ -14,6 +14,7 @@ import type { CachedEvent, SeatCache, SeatCounts } from '../../../cache/seat-cac
 import {
   awaitEventReadyUpdate,
   capacityOf,
+  closeEventUpdate,
   EVENT_DEFAULTS,
   EVENT_WORKFLOW_TYPE,
   eventDefinitionQuery,
@@ -108,6 +109,25 @@ export class EventService {
       );
     }
     return { created, summary: await this.summary(definition.eventId) };
+  }
+
+  /** Closes the event: every seat entity finishes and later claims fail. Closing twice is a no-op. */
+  async close(eventId: string): Promise<EventSummary> {
+    const handle = this.client.workflow.getHandle(eventWorkflowId(eventId));
+    let lifecycle;
+    try {
+      lifecycle = await handle.query(eventLifecycleQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new HttpProblem(FailureCode.NOT_FOUND, `no event ${eventId}`);
+      throw err;
+    }
+    if (!lifecycle.closed) {
+      await this.client.withDeadline(Date.now() + PROVISION_DEADLINE_MS, () =>
+        handle.executeUpdate(closeEventUpdate),
+      );
+    }
+    return this.summary(eventId);
   }
 
   async summary(eventId: string): Promise<EventSummary> {
