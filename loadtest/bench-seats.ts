@@ -110,12 +110,10 @@ async function main(): Promise<void> {
       return ms;
     };
     const hold = (eventId: string, seatId: string, holdId: string) =>
-      client.workflow
-        .getHandle(seatWorkflowId(eventId, seatId))
-        .executeUpdate(holdSeatUpdate, {
-          args: [{ holdId, purchaseId: holdId, ttlMs: 600_000 }],
-          updateId: holdId,
-        });
+      client.workflow.getHandle(seatWorkflowId(eventId, seatId)).executeUpdate(holdSeatUpdate, {
+        args: [{ holdId, purchaseId: holdId, ttlMs: 600_000 }],
+        updateId: holdId,
+      });
 
     const results: Round[] = [];
     for (let r = 1; r <= rounds; r++) {
