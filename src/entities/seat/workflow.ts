@@ -11,6 +11,7 @@ import {
   makeContinueAsNewFunc,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,6 +25,7 @@ import {
   rolloverSeatSignal,
   SEAT_STATUS_SEARCH_ATTRIBUTE,
   seatStateQuery,
+  seatTicketQuery,
   type SeatEntityInput,
   type SeatView,
 } from './contract';
@@ -47,9 +49,26 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   let projected = seat.version;
   let rollover = false;
 
-  setHandler(holdSeatUpdate, (cmd) => seat.hold(cmd, Date.now()), {
-    validator: (cmd) => rejectIf(seat.checkHold(cmd, Date.now())),
-  });
+  // One timer per hold, never cancelled: it ends the hold if that hold is still there and due when it
+  // fires (a timer cancelled in the activation where it fires is rejected by the server). Re-armed from the
+  // stored expiry time in a continued run.
+  const armExpiry = (expiresAt: number): void => {
+    void sleep(Math.max(1, expiresAt - Date.now())).then(() => seat.expireIfDue(Date.now()));
+  };
+  if (seat.holdExpiresAt !== undefined) armExpiry(seat.holdExpiresAt);
+
+  setHandler(
+    holdSeatUpdate,
+    (cmd) => {
+      const before = seat.version;
+      const view = seat.hold(cmd, Date.now());
+      if (seat.version !== before && view.holdExpiresAt !== undefined) armExpiry(view.holdExpiresAt);
+      return view;
+    },
+    {
+      validator: (cmd) => rejectIf(seat.checkHold(cmd, Date.now())),
+    },
+  );
   setHandler(confirmSeatUpdate, (cmd) => seat.confirm(cmd), {
     validator: (cmd) => rejectIf(seat.checkConfirm(cmd, Date.now())),
   });
@@ -57,6 +76,7 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
     validator: (cmd) => rejectIf(seat.checkRelease(cmd)),
   });
   setHandler(seatStateQuery, () => seat.view());
+  setHandler(seatTicketQuery, () => ({ ticketId: seat.sale?.ticketId }));
   setHandler(closeSeatSignal, () => seat.close());
   setHandler(rolloverSeatSignal, () => {
     rollover = true;
@@ -66,12 +86,7 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   const wake = (): boolean => seat.version !== projected || seat.closed || wantsNewRun();
 
   for (;;) {
-    const expiresAt = seat.holdExpiresAt;
-    if (expiresAt === undefined) {
-      await condition(wake);
-    } else if (!(await condition(wake, Math.max(1, expiresAt - Date.now())))) {
-      seat.expireIfDue(Date.now());
-    }
+    await condition(wake);
 
     if (seat.version !== projected) {
       const view = seat.view();
