@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { buildApp } from '../src/api/app';
 import { createRedis, waitForRedis } from '../src/cache/redis';
+import { loadPurchaseConfig } from '../src/config';
 import { holdSeatUpdate, seatIds, seatWorkflowId } from '../src/entities/seat/contract';
 import { ensureRedisServer, ensureTemporalCli, ROOT } from '../src/dev/provision';
 import {
@@ -26,6 +27,7 @@ import {
 import { connectClient } from '../src/temporal/connection';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const SIGNING_SECRET = 'bench-signing-secret-0123456789';
 const TASK_QUEUE = 'ticketdrop-bench';
 
 interface Round {
@@ -72,6 +74,8 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: temporal.address,
       REDIS_URL: redisServer.url,
       TICKETDROP_TASK_QUEUE: TASK_QUEUE,
+      TICKETDROP_SIGNING_SECRET: SIGNING_SECRET,
+      TICKETDROP_PROVIDERS_DB: path.join(logs, 'providers.sqlite'),
     };
     services.unshift(
       await startNodeService('worker', 'src/worker.ts', /worker ready/, {
@@ -87,7 +91,14 @@ async function main(): Promise<void> {
     });
     const redis = createRedis({ url: redisServer.url, cluster: false });
     await waitForRedis(redis);
-    const app = await buildApp({ temporal: client, redis, taskQueue: TASK_QUEUE, adminToken: ADMIN_TOKEN });
+    const app = await buildApp({
+      temporal: client,
+      redis,
+      taskQueue: TASK_QUEUE,
+      adminToken: ADMIN_TOKEN,
+      signingSecret: SIGNING_SECRET,
+      purchase: loadPurchaseConfig({}),
+    });
 
     const createEvent = async (eventId: string): Promise<number> => {
       const [response, ms] = await timed(() =>

@@ -1,18 +1,30 @@
 /** Every activity the worker registers, built from injected clients. */
 import type { Client } from '@temporalio/client';
+import type { PurchaseCache } from './cache/purchase-cache';
 import type { SeatCache } from './cache/seat-cache';
 import { createEventActivities } from './entities/event/activities';
 import { createSeatActivities } from './entities/seat/activities';
+import type { Notifier } from './providers/notifier';
+import type { PaymentGateway } from './providers/payments';
+import type { ProviderStore } from './providers/store';
+import { createPurchaseActivities } from './sagas/purchase/activities';
 
 export interface ActivityDeps {
   client: Client;
-  cache: SeatCache;
+  seatCache: SeatCache;
+  purchaseCache: PurchaseCache;
   taskQueue: string;
+  payments: PaymentGateway;
+  notifier: Notifier;
+  store: ProviderStore;
+  signingSecret: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const cache = deps.seatCache;
   return {
-    ...createSeatActivities(deps),
-    ...createEventActivities(deps),
+    ...createSeatActivities({ cache }),
+    ...createEventActivities({ ...deps, cache }),
+    ...createPurchaseActivities(deps),
   };
 }

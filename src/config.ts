@@ -19,12 +19,28 @@ export interface RedisConfig {
   cluster: boolean;
 }
 
+export interface PurchaseConfig {
+  /** Start-to-close limit of one payment attempt. */
+  paymentTimeoutMs: number;
+  notifyMaxAttempts: number;
+  notifyInitialIntervalMs: number;
+}
+
 export interface Config {
   temporal: TemporalConfig;
   redis: RedisConfig;
   api: { host: string; port: number };
   adminToken: string;
   signingSecret: string;
+  purchase: PurchaseConfig;
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  redis: RedisConfig;
+  signingSecret: string;
+  /** SQLite file of the simulated providers (payment ledger, tickets, notifications). */
+  providersDb: string;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +62,16 @@ function port(env: Env, key: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
     throw new ConfigError(`${key} must be a port number (0-65535), got "${raw}"`);
+  }
+  return value;
+}
+
+function int(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -94,6 +120,24 @@ export function loadConfig(env: Env = process.env): Config {
     api: { host: str(env, 'TICKETDROP_API_HOST', '127.0.0.1'), port: port(env, 'TICKETDROP_API_PORT', 3000) },
     adminToken: secret(env, 'TICKETDROP_ADMIN_TOKEN'),
     signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
+    purchase: loadPurchaseConfig(env),
+  };
+}
+
+export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
+  return {
+    paymentTimeoutMs: int(env, 'TICKETDROP_PAYMENT_TIMEOUT_MS', 10_000, 100, 120_000),
+    notifyMaxAttempts: int(env, 'TICKETDROP_NOTIFY_MAX_ATTEMPTS', 5, 1, 100),
+    notifyInitialIntervalMs: int(env, 'TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS', 1_000, 10, 600_000),
+  };
+}
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  return {
+    temporal: loadTemporalConfig(env),
+    redis: loadRedisConfig(env),
+    signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
+    providersDb: str(env, 'TICKETDROP_PROVIDERS_DB', '.data/providers.sqlite'),
   };
 }
 

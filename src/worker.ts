@@ -8,24 +8,41 @@ import { createActivities } from './activities';
 import { rebuildAll } from './cache/rebuild';
 import { createRedis, waitForRedis } from './cache/redis';
 import { SeatCache } from './cache/seat-cache';
-import { loadRedisConfig, loadTemporalConfig } from './config';
+import { PurchaseCache } from './cache/purchase-cache';
+import { loadWorkerConfig } from './config';
+import { Knobs } from './providers/knobs';
+import { Notifier } from './providers/notifier';
+import { PaymentGateway } from './providers/payments';
+import { ProviderStore } from './providers/store';
 import { connectClient, connectNative } from './temporal/connection';
 
 async function main(): Promise<void> {
   Runtime.install({
     logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel),
   });
-  const temporal = loadTemporalConfig();
-  const redis = createRedis(loadRedisConfig());
+  const config = loadWorkerConfig();
+  const { temporal } = config;
+  const redis = createRedis(config.redis);
   const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
   const cache = new SeatCache(redis);
+  const store = new ProviderStore(config.providersDb);
+  const knobs = new Knobs(store);
 
   const worker = await Worker.create({
     connection,
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
     workflowsPath: require.resolve('./workflows'),
-    activities: createActivities({ client, cache, taskQueue: temporal.taskQueue }),
+    activities: createActivities({
+      client,
+      seatCache: cache,
+      purchaseCache: new PurchaseCache(redis),
+      taskQueue: temporal.taskQueue,
+      payments: new PaymentGateway(store, knobs),
+      notifier: new Notifier(store, knobs),
+      store,
+      signingSecret: config.signingSecret,
+    }),
   });
 
   const running = worker.run();
@@ -39,6 +56,7 @@ async function main(): Promise<void> {
   try {
     await running;
   } finally {
+    store.close();
     redis.disconnect();
     await client.connection.close();
     await connection.close();

@@ -6,21 +6,38 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, {
+  type FastifyInstance,
+  type FastifySchemaCompiler,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { RedisClient } from '../cache/redis';
+import type { PurchaseConfig } from '../config';
 import auth from './plugins/auth';
 import errors from './plugins/errors';
 import infrastructure from './plugins/infrastructure';
 import metrics from './plugins/metrics';
 import events from './routes/events';
 import ops from './routes/ops';
+import purchases from './routes/purchases';
 import { Problem } from './schemas/common';
+
+// JSON bodies are checked as sent: a wrong type is a 400, never coerced. Path and query values arrive as
+// text, so only they are coerced to the schema's types.
+const strict = addFormats(new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true }));
+const coercing = addFormats(new Ajv({ removeAdditional: false, coerceTypes: true, useDefaults: true }));
+const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
+  (httpPart === 'body' ? strict : coercing).compile(schema as object);
 
 export interface AppOptions {
   temporal: Client;
   redis: RedisClient;
   taskQueue: string;
   adminToken: string;
+  signingSecret: string;
+  purchase: PurchaseConfig;
   closeClients?: boolean;
   logger?: FastifyServerOptions['logger'];
 }
@@ -29,8 +46,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
 
   app.addSchema(Problem);
   await app.register(errors);
@@ -56,5 +73,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(ops);
   await app.register(events);
+  await app.register(purchases, { signingSecret: opts.signingSecret, purchase: opts.purchase });
   return app;
 }

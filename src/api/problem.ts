@@ -14,6 +14,7 @@ import { FailureCode, isFailureCode } from '../failures';
 const STATUS: Record<FailureCode, number> = {
   VALIDATION: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_ADMITTED: 403,
   ADMISSION_EXPIRED: 403,
   NOT_FOUND: 404,
@@ -24,6 +25,12 @@ const STATUS: Record<FailureCode, number> = {
   NOT_HOLDER: 409,
   HOLD_EXPIRED: 409,
   SOLD_OUT: 409,
+  PAYMENT_DECLINED: 402,
+  PAYMENT_TIMEOUT: 504,
+  PROVIDER_UNAVAILABLE: 503,
+  CANCELLED: 409,
+  NOT_CANCELLABLE: 409,
+  TICKET_INVALID: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   OVERLOADED: 503,
@@ -33,6 +40,7 @@ const STATUS: Record<FailureCode, number> = {
 const TITLE: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
@@ -42,6 +50,7 @@ const TITLE: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export class HttpProblem extends Error {

@@ -13,6 +13,8 @@ async function main(): Promise<void> {
     redis,
     taskQueue: config.temporal.taskQueue,
     adminToken: config.adminToken,
+    signingSecret: config.signingSecret,
+    purchase: config.purchase,
     closeClients: true,
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
   });

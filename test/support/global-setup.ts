@@ -47,6 +47,10 @@ export default async function globalSetup(): Promise<void> {
     TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
     TICKETDROP_SIGNING_SECRET: 'test-signing-secret-0123456789',
     TICKETDROP_TEST_LOGS: logs,
+    TICKETDROP_PROVIDERS_DB: path.join(logs, 'providers.sqlite'),
+    TICKETDROP_PAYMENT_TIMEOUT_MS: '2500',
+    TICKETDROP_NOTIFY_MAX_ATTEMPTS: '3',
+    TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: '100',
   });
   const worker = await startNodeService('worker', 'src/worker.ts', /worker ready/, {
     env: process.env,

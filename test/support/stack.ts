@@ -6,6 +6,7 @@ import { buildApp } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
 import { loadConfig, type Config } from '../../src/config';
+import { ProviderStore } from '../../src/providers/store';
 import { connectClient } from '../../src/temporal/connection';
 
 export interface Stack {
@@ -29,6 +30,8 @@ export async function openStack(): Promise<Stack> {
       redis,
       taskQueue: config.temporal.taskQueue,
       adminToken: config.adminToken,
+      signingSecret: config.signingSecret,
+      purchase: config.purchase,
     });
     await app.ready();
   } catch (err) {
@@ -75,4 +78,99 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}
+
+/** The providers' store (payment ledger, tickets, notifications) the test worker writes to. */
+export function openProviderStore(): ProviderStore {
+  return new ProviderStore(process.env.TICKETDROP_PROVIDERS_DB!);
+}
+
+export async function createTestEvent(
+  stack: Stack,
+  fields: {
+    rows?: number;
+    seatsPerRow?: number;
+    holdTtlSeconds?: number;
+    admission?: 'queue' | 'direct';
+  } = {},
+): Promise<string> {
+  const eventId = uniqueId('ev');
+  const response = await stack.app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: adminHeaders(),
+    payload: {
+      eventId,
+      name: eventId,
+      rows: 1,
+      seatsPerRow: 5,
+      priceCents: 4200,
+      admission: 'direct',
+      ...fields,
+    },
+  });
+  if (response.statusCode !== 201)
+    throw new Error(`creating ${eventId}: ${response.statusCode} ${response.body}`);
+  return eventId;
+}
+
+export interface StartedPurchase {
+  statusCode: number;
+  purchaseId: string;
+  token: string;
+}
+
+export async function startPurchase(
+  stack: Stack,
+  eventId: string,
+  body: { fanId: string; seatId?: string; paymentToken?: string },
+): Promise<StartedPurchase> {
+  const response = await stack.app.inject({
+    method: 'POST',
+    url: `/events/${eventId}/purchases`,
+    payload: { paymentToken: 'tok_ok', ...body },
+  });
+  const json = response.json() as { purchaseId: string; token: string };
+  return { statusCode: response.statusCode, purchaseId: json.purchaseId, token: json.token };
+}
+
+export interface PurchaseView {
+  purchaseId: string;
+  state: string;
+  seatId?: string;
+  ticket?: { ticketId: string; seatId: string; qr: string };
+  failure?: { code: string; message: string };
+  compensations?: string[];
+}
+
+export async function purchaseStatus(
+  stack: Stack,
+  started: StartedPurchase,
+  waitMs = 0,
+): Promise<PurchaseView> {
+  const response = await stack.app.inject({
+    url: `/purchases/${started.purchaseId}${waitMs ? `?waitMs=${waitMs}` : ''}`,
+    headers: { authorization: `Bearer ${started.token}` },
+  });
+  if (response.statusCode !== 200)
+    throw new Error(`status of ${started.purchaseId}: ${response.statusCode} ${response.body}`);
+  return response.json() as PurchaseView;
+}
+
+const FINAL = ['completed', 'failed', 'cancelled'];
+
+/** Long-polls until the purchase is final. */
+export async function finalStatus(
+  stack: Stack,
+  started: StartedPurchase,
+  timeoutMs = 60_000,
+): Promise<PurchaseView> {
+  return eventually(
+    async () => {
+      const view = await purchaseStatus(stack, started, 10_000);
+      return FINAL.includes(view.state) ? view : undefined;
+    },
+    timeoutMs,
+    `final state of ${started.purchaseId}`,
+  );
 }

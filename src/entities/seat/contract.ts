@@ -75,6 +75,8 @@ export const holdSeatUpdate = defineUpdate<SeatView, [HoldSeatInput]>('holdSeat'
 export const confirmSeatUpdate = defineUpdate<SeatView, [ConfirmSeatInput]>('confirmSeat');
 export const releaseSeatUpdate = defineUpdate<SeatView, [ReleaseSeatInput]>('releaseSeat');
 export const seatStateQuery = defineQuery<SeatView>('seatState');
+/** The ticket a sold seat was sold under: for ticket verification only, never shown to the public. */
+export const seatTicketQuery = defineQuery<{ ticketId?: string }>('seatTicket');
 /** The event is closed: the entity finishes once in-flight handlers are done. */
 export const closeSeatSignal = defineSignal('closeSeat');
 /** Operator tool: continue-as-new now (history compaction; also how tests force a new run). */

@@ -175,7 +175,7 @@ export class EventService {
   }
 
   /** The cached event, repaired from the event entity when the cache has lost it. */
-  private async event(eventId: string): Promise<CachedEvent> {
+  async event(eventId: string): Promise<CachedEvent> {
     const cached = await this.cached(() => this.cache.getEvent(eventId));
     if (cached) return cached;
     const rebuilt = await rebuildEvent({ client: this.client, cache: this.cache }, eventId);

@@ -1,0 +1,103 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { PurchaseCache } from '../../../cache/purchase-cache';
+import type { PurchaseConfig } from '../../../config';
+import { problems } from '../../schemas/common';
+import {
+  CreatePurchaseBody,
+  EventPurchaseParams,
+  Purchase,
+  PurchaseCreated,
+  PurchaseParams,
+  PurchaseQuery,
+  VerifiedTicket,
+  VerifyTicketBody,
+} from '../../schemas/purchases';
+import { requirePurchaseToken } from '../../tokens';
+import { EventService } from '../events/service';
+import { PurchaseService } from './service';
+
+export interface PurchaseRoutesOptions {
+  signingSecret: string;
+  purchase: PurchaseConfig;
+}
+
+const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, opts) => {
+  const events = new EventService(app.temporal, app.seatCache, app.taskQueue);
+  const service = new PurchaseService(
+    app.temporal,
+    events,
+    app.seatCache,
+    new PurchaseCache(app.redis),
+    app.taskQueue,
+    opts.signingSecret,
+    opts.purchase,
+  );
+
+  app.post(
+    '/events/:eventId/purchases',
+    {
+      schema: {
+        summary: 'Buy a seat (or the best available one): starts the purchase saga',
+        tags: ['purchases'],
+        params: EventPurchaseParams,
+        body: CreatePurchaseBody,
+        response: { 200: PurchaseCreated, 202: PurchaseCreated, ...problems(400, 403, 404, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { created, purchaseId, token } = await service.create(request.params.eventId, request.body);
+      return reply.code(created ? 202 : 200).send({ purchaseId, token });
+    },
+  );
+
+  app.get(
+    '/purchases/:purchaseId',
+    {
+      schema: {
+        summary: 'Purchase status (purchase token); ?waitMs long-polls until it is final',
+        tags: ['purchases'],
+        security: [{ bearer: [] }],
+        params: PurchaseParams,
+        querystring: PurchaseQuery,
+        response: { 200: Purchase, ...problems(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => {
+      const claims = requirePurchaseToken(request, opts.signingSecret, request.params.purchaseId);
+      return service.status(claims, request.query.waitMs);
+    },
+  );
+
+  app.post(
+    '/purchases/:purchaseId/cancel',
+    {
+      schema: {
+        summary: 'Cancel a purchase before payment is captured; 409 once it is too late',
+        tags: ['purchases'],
+        security: [{ bearer: [] }],
+        params: PurchaseParams,
+        response: { 200: Purchase, ...problems(400, 401, 403, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      const claims = requirePurchaseToken(request, opts.signingSecret, request.params.purchaseId);
+      return service.cancel(claims);
+    },
+  );
+
+  app.post(
+    '/tickets/verify',
+    {
+      schema: {
+        summary:
+          "Verify a ticket QR: its signature, and that the seat entity records it as the seat's ticket",
+        tags: ['tickets'],
+        body: VerifyTicketBody,
+        response: { 200: VerifiedTicket, ...problems(400, 422, 503) },
+      },
+    },
+    async (request) => service.verifyTicket(request.body.qr),
+  );
+};
+
+export default purchases;

@@ -1,0 +1,200 @@
+/**
+ * What the purchase routes do, apart from HTTP: admit and start purchase sagas, answer status from the
+ * read-side cache (long-polling it), cancel through the saga's Update, and verify ticket QR codes.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PurchaseCache } from '../../../cache/purchase-cache';
+import type { SeatCache } from '../../../cache/seat-cache';
+import type { PurchaseConfig } from '../../../config';
+import { seatExists, seatTicketQuery, seatWorkflowId } from '../../../entities/seat/contract';
+import { FailureCode } from '../../../failures';
+import { verifyToken } from '../../../lib/signing';
+import {
+  cancelPurchaseUpdate,
+  PAYMENT_TOKENS,
+  PURCHASE_WORKFLOW_TYPE,
+  purchaseStatusQuery,
+  purchaseWorkflowId,
+  QR_PURPOSE,
+  TERMINAL_STATES,
+  type PaymentToken,
+  type PurchaseInput,
+  type PurchaseStatus,
+} from '../../../sagas/purchase/contract';
+import { HttpProblem } from '../../problem';
+import type { CreatePurchaseBody } from '../../schemas/purchases';
+import { issuePurchaseToken, type PurchaseClaims } from '../../tokens';
+import type { EventService } from '../events/service';
+
+const POLL_INTERVAL_MS = 100;
+const CANCEL_DEADLINE_MS = 30_000;
+
+const isTerminal = (status: PurchaseStatus): boolean => TERMINAL_STATES.includes(status.state);
+
+export class PurchaseService {
+  constructor(
+    private readonly client: Client,
+    private readonly events: EventService,
+    private readonly seatCache: SeatCache,
+    private readonly purchaseCache: PurchaseCache,
+    private readonly taskQueue: string,
+    private readonly signingSecret: string,
+    private readonly config: PurchaseConfig,
+  ) {}
+
+  /** Starts the fan's purchase, or returns the one the fan already has (`created: false`). */
+  async create(
+    eventId: string,
+    body: CreatePurchaseBody,
+  ): Promise<{ created: boolean; purchaseId: string; token: string }> {
+    const event = await this.events.event(eventId);
+    const { definition } = event;
+    const purchaseId = purchaseWorkflowId(eventId, body.fanId);
+    const token = issuePurchaseToken(this.signingSecret, { purchaseId, eventId, fanId: body.fanId });
+    if (!(PAYMENT_TOKENS as readonly string[]).includes(body.paymentToken)) {
+      throw new HttpProblem(
+        FailureCode.VALIDATION,
+        `unknown payment token; use one of ${PAYMENT_TOKENS.join(', ')}`,
+      );
+    }
+    if (body.seatId && !seatExists(body.seatId, definition.rows, definition.seatsPerRow)) {
+      throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no seat ${body.seatId}`);
+    }
+    if (await this.cachedStatus(eventId, body.fanId)) return { created: false, purchaseId, token };
+    if (event.closed) throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+    if (definition.onSaleAt && Date.parse(definition.onSaleAt) > Date.now()) {
+      throw new HttpProblem(
+        FailureCode.NOT_ADMITTED,
+        `event ${eventId} goes on sale at ${definition.onSaleAt}`,
+      );
+    }
+    if (definition.admission === 'queue') {
+      throw new HttpProblem(
+        FailureCode.NOT_ADMITTED,
+        `event ${eventId} sells through its waiting room: join the queue first`,
+      );
+    }
+    const counts = await this.seatCache.getCounts(eventId).catch(() => undefined);
+    if (counts && counts.available === 0 && counts.held === 0) {
+      throw new HttpProblem(FailureCode.SOLD_OUT, `event ${eventId} is sold out`);
+    }
+
+    const input: PurchaseInput = {
+      purchaseId,
+      eventId,
+      fanId: body.fanId,
+      seatId: body.seatId,
+      paymentToken: body.paymentToken as PaymentToken,
+      priceCents: definition.priceCents,
+      holdTtlMs: definition.holdTtlSeconds * 1000,
+      paymentTimeoutMs: this.config.paymentTimeoutMs,
+      notify: {
+        maxAttempts: this.config.notifyMaxAttempts,
+        initialIntervalMs: this.config.notifyInitialIntervalMs,
+      },
+    };
+    try {
+      await this.client.workflow.start(PURCHASE_WORKFLOW_TYPE, {
+        workflowId: purchaseId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { created: false, purchaseId, token };
+      throw err;
+    }
+    const initial: PurchaseStatus = {
+      purchaseId,
+      eventId,
+      fanId: body.fanId,
+      state: 'reserving',
+      version: 1,
+    };
+    if (body.seatId) initial.seatId = body.seatId;
+    await this.purchaseCache.project(initial).catch(() => undefined); // the saga projects every later state
+    return { created: true, purchaseId, token };
+  }
+
+  /** The purchase's status; with `waitMs`, waits (polling the cache) until it is final or time is up. */
+  async status(claims: PurchaseClaims, waitMs = 0): Promise<PurchaseStatus> {
+    const deadline = Date.now() + waitMs;
+    let status = await this.read(claims);
+    while (!isTerminal(status) && Date.now() < deadline) {
+      await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
+      status = (await this.cachedStatus(claims.eventId, claims.fanId)) ?? status;
+    }
+    return status;
+  }
+
+  async cancel(claims: PurchaseClaims): Promise<PurchaseStatus> {
+    const status = await this.read(claims);
+    if (isTerminal(status)) {
+      throw new HttpProblem(FailureCode.NOT_CANCELLABLE, `purchase is ${status.state}: too late to cancel`);
+    }
+    const handle = this.client.workflow.getHandle(claims.purchaseId);
+    return this.client.withDeadline(Date.now() + CANCEL_DEADLINE_MS, () =>
+      handle.executeUpdate(cancelPurchaseUpdate),
+    );
+  }
+
+  /** Checks a ticket QR: the signature, then that the seat entity records that very ticket as sold. */
+  async verifyTicket(
+    qr: string,
+  ): Promise<{ valid: true; ticketId: string; eventId: string; seatId: string }> {
+    const claims = verifyToken<{ t: string; e: string; s: string }>(this.signingSecret, QR_PURPOSE, qr);
+    if (
+      !claims ||
+      typeof claims.t !== 'string' ||
+      typeof claims.e !== 'string' ||
+      typeof claims.s !== 'string'
+    ) {
+      throw new HttpProblem(
+        FailureCode.TICKET_INVALID,
+        'the QR code is not a valid TicketDrop ticket (bad signature)',
+      );
+    }
+    let sold: { ticketId?: string };
+    try {
+      sold = await this.client.workflow.getHandle(seatWorkflowId(claims.e, claims.s)).query(seatTicketQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
+      throw err;
+    }
+    if (sold.ticketId !== claims.t) {
+      throw new HttpProblem(
+        FailureCode.TICKET_INVALID,
+        'this ticket is not the one the seat was sold under (void or replayed)',
+      );
+    }
+    return { valid: true, ticketId: claims.t, eventId: claims.e, seatId: claims.s };
+  }
+
+  private async cachedStatus(eventId: string, fanId: string): Promise<PurchaseStatus | undefined> {
+    return this.purchaseCache.get(eventId, fanId).catch(() => undefined);
+  }
+
+  /** From the cache; from the saga itself (and written back) when the cache has lost it. */
+  private async read(claims: PurchaseClaims): Promise<PurchaseStatus> {
+    const cached = await this.cachedStatus(claims.eventId, claims.fanId);
+    if (cached) return cached;
+    try {
+      const status = await this.client.workflow.getHandle(claims.purchaseId).query(purchaseStatusQuery);
+      await this.purchaseCache.project(status).catch(() => undefined);
+      return status;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new HttpProblem(FailureCode.NOT_FOUND, `no purchase ${claims.purchaseId}`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { PAYMENT_TOKENS } from '../../sagas/purchase/contract';
+import { EventId, SeatId } from './common';
+
+export const FanId = Type.String({
+  pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
+  description: 'Lower-case id, 1-64 chars',
+});
+
+export const CreatePurchaseBody = Type.Object(
+  {
+    fanId: FanId,
+    seatId: Type.Optional(SeatId),
+    paymentToken: Type.String({
+      pattern: '^tok_[a-z0-9_]{1,40}$',
+      description: `Simulated gateway token: ${PAYMENT_TOKENS.join(', ')}`,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type CreatePurchaseBody = Static<typeof CreatePurchaseBody>;
+
+export const PurchaseCreated = Type.Object({
+  purchaseId: Type.String(),
+  token: Type.String({ description: 'Bearer token for GET /purchases/:id and cancel' }),
+});
+
+export const PurchaseParams = Type.Object({ purchaseId: Type.String({ minLength: 1, maxLength: 200 }) });
+export const EventPurchaseParams = Type.Object({ eventId: EventId });
+export const PurchaseQuery = Type.Object(
+  { waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })) },
+  { additionalProperties: false },
+);
+
+const PurchaseState = Type.Union(
+  ['reserving', 'paying', 'issuing', 'confirming', 'completed', 'failed', 'cancelled'].map((s) =>
+    Type.Literal(s),
+  ),
+);
+
+export const Purchase = Type.Object({
+  purchaseId: Type.String(),
+  eventId: Type.String(),
+  fanId: Type.String(),
+  state: PurchaseState,
+  seatId: Type.Optional(Type.String()),
+  ticket: Type.Optional(Type.Object({ ticketId: Type.String(), seatId: Type.String(), qr: Type.String() })),
+  failure: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  compensations: Type.Optional(
+    Type.Array(Type.String(), { description: 'Undo steps that ran, newest first' }),
+  ),
+});
+
+export const VerifyTicketBody = Type.Object(
+  { qr: Type.String({ minLength: 1, maxLength: 2048 }) },
+  { additionalProperties: false },
+);
+export const VerifiedTicket = Type.Object({
+  valid: Type.Boolean(),
+  ticketId: Type.Optional(Type.String()),
+  eventId: Type.Optional(Type.String()),
+  seatId: Type.Optional(Type.String()),
+});

@@ -1,0 +1,248 @@
+/**
+ * The purchase saga's activities, built from injected clients. Seat claims are Updates sent to the seat
+ * entity from here (a workflow cannot send Updates), with a deterministic update id and a deadline.
+ * Provider errors become ApplicationFailures typed with the shared failure codes.
+ */
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import type { PurchaseCache } from '../../cache/purchase-cache';
+import type { SeatCache } from '../../cache/seat-cache';
+import {
+  confirmSeatUpdate,
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  seatIds,
+  seatWorkflowId,
+  type SeatView,
+} from '../../entities/seat/contract';
+import { FailureCode, isFailureCode } from '../../failures';
+import { signToken } from '../../lib/signing';
+import type { Channel, Notifier } from '../../providers/notifier';
+import { GatewayUnavailable, PaymentDeclined, type PaymentGateway } from '../../providers/payments';
+import type { ProviderStore } from '../../providers/store';
+import { QR_PURPOSE, type PaymentToken, type PurchaseStatus, type Ticket } from './contract';
+
+/** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
+export const BEST_AVAILABLE_TRIES = 8;
+export const BEST_AVAILABLE_ROUNDS = 3;
+/** How many of the best seats a best-available purchase picks among, so racing fans spread out. */
+export const BEST_AVAILABLE_SPREAD = 24;
+const SEAT_UPDATE_DEADLINE_MS = 10_000;
+const CHARGE_HEARTBEAT_MS = 200;
+
+export interface PurchaseActivityDeps {
+  client: Client;
+  seatCache: SeatCache;
+  purchaseCache: PurchaseCache;
+  payments: PaymentGateway;
+  notifier: Notifier;
+  store: ProviderStore;
+  signingSecret: string;
+}
+
+export interface Hold {
+  seatId: string;
+  holdId: string;
+  holdExpiresAt: number;
+}
+
+const nonRetryable = (type: FailureCode, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
+
+/** Sends one Update to a seat entity; contract rejections come back as non-retryable typed failures. */
+async function seatUpdate<Arg>(
+  client: Client,
+  eventId: string,
+  seatId: string,
+  update: UpdateDefinition<SeatView, [Arg]>,
+  arg: Arg,
+  updateId: string,
+): Promise<SeatView> {
+  const handle = client.workflow.getHandle(seatWorkflowId(eventId, seatId));
+  try {
+    return await client.withDeadline(Date.now() + SEAT_UPDATE_DEADLINE_MS, () =>
+      handle.executeUpdate(update, { args: [arg], updateId }),
+    );
+  } catch (err) {
+    if (
+      err instanceof WorkflowUpdateFailedError &&
+      err.cause instanceof ApplicationFailure &&
+      isFailureCode(err.cause.type)
+    ) {
+      throw nonRetryable(err.cause.type, err.cause.message);
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      // Also raised when the run closed under the update (continue-as-new): only a finished seat is final.
+      const description = await handle.describe().catch(() => undefined);
+      if (!description) throw nonRetryable(FailureCode.NOT_FOUND, `event ${eventId} has no seat ${seatId}`);
+      if (description.status.name !== 'RUNNING')
+        throw nonRetryable(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+    }
+    throw err;
+  }
+}
+
+/** A stable pseudo-random order, so a retried activity tries the same seats in the same order. */
+function spread<T>(items: T[], seed: string): T[] {
+  const score = (item: T) =>
+    createHash('sha1')
+      .update(`${seed}:${String(item)}`)
+      .digest()
+      .readUInt32BE(0);
+  return items
+    .map((item) => [score(item), item] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, item]) => item);
+}
+
+export function createPurchaseActivities(deps: PurchaseActivityDeps) {
+  const { client, seatCache, purchaseCache, payments, notifier, store, signingSecret } = deps;
+
+  const hold = async (eventId: string, seatId: string, purchaseId: string, ttlMs: number): Promise<Hold> => {
+    const holdId = `${purchaseId}:${seatId}`;
+    const view = await seatUpdate(
+      client,
+      eventId,
+      seatId,
+      holdSeatUpdate,
+      { holdId, purchaseId, ttlMs },
+      `hold:${holdId}`,
+    );
+    return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
+  };
+
+  return {
+    /**
+     * Holds the requested seat, or the best available one: candidates come from the read-side cache in
+     * row order, the best few are shuffled per purchase so concurrent buyers spread out, and a bounded
+     * number are tried before SOLD_OUT.
+     */
+    async reserveSeat(input: {
+      eventId: string;
+      purchaseId: string;
+      seatId?: string;
+      ttlMs: number;
+    }): Promise<Hold> {
+      const { eventId, purchaseId, seatId, ttlMs } = input;
+      if (seatId) return hold(eventId, seatId, purchaseId, ttlMs);
+      const event = await seatCache.getEvent(eventId);
+      const tried = new Set<string>();
+      for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
+        const seats = await seatCache.getSeats(eventId);
+        const order = event
+          ? seatIds(event.definition.rows, event.definition.seatsPerRow)
+          : [...seats.keys()];
+        const available = order.filter((id) => seats.get(id)?.status === 'available' && !tried.has(id));
+        if (available.length === 0) break;
+        const candidates = [
+          ...spread(available.slice(0, BEST_AVAILABLE_SPREAD), purchaseId),
+          ...spread(available.slice(BEST_AVAILABLE_SPREAD), purchaseId),
+        ].slice(0, BEST_AVAILABLE_TRIES);
+        for (const candidate of candidates) {
+          tried.add(candidate);
+          try {
+            return await hold(eventId, candidate, purchaseId, ttlMs);
+          } catch (err) {
+            if (!(err instanceof ApplicationFailure && err.type === FailureCode.SEAT_TAKEN)) throw err;
+          }
+        }
+      }
+      throw nonRetryable(
+        FailureCode.SOLD_OUT,
+        tried.size ? `no seat free after ${tried.size} tries` : `event ${eventId} has no available seat`,
+      );
+    },
+
+    async releaseSeat(input: { eventId: string; seatId: string; holdId: string }): Promise<void> {
+      await seatUpdate(
+        client,
+        input.eventId,
+        input.seatId,
+        releaseSeatUpdate,
+        { holdId: input.holdId },
+        `release:${input.holdId}`,
+      );
+    },
+
+    async confirmSeat(input: {
+      eventId: string;
+      seatId: string;
+      holdId: string;
+      ticketId: string;
+    }): Promise<void> {
+      const { eventId, seatId, holdId, ticketId } = input;
+      await seatUpdate(client, eventId, seatId, confirmSeatUpdate, { holdId, ticketId }, `confirm:${holdId}`);
+    },
+
+    async chargePayment(input: {
+      idempotencyKey: string;
+      token: PaymentToken;
+      amountCents: number;
+      purchaseId: string;
+      fanId: string;
+    }): Promise<{ chargeId: string }> {
+      const context = Context.current();
+      // Heartbeats carry a cancel to us: the gateway then stops before it records a charge.
+      const beat = setInterval(() => context.heartbeat(), CHARGE_HEARTBEAT_MS);
+      try {
+        const record = await payments.charge({
+          ...input,
+          attempt: context.info.attempt,
+          signal: context.cancellationSignal,
+        });
+        return { chargeId: record.chargeId };
+      } catch (err) {
+        if (err instanceof PaymentDeclined) throw nonRetryable(FailureCode.PAYMENT_DECLINED, err.message);
+        if (err instanceof GatewayUnavailable) {
+          throw ApplicationFailure.create({ type: FailureCode.PROVIDER_UNAVAILABLE, message: err.message });
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Refunds whatever the key charged; a no-op when nothing was captured. */
+    async refundPayment(input: { idempotencyKey: string }): Promise<void> {
+      await payments.refund(input.idempotencyKey);
+    },
+
+    async issueTicket(input: {
+      purchaseId: string;
+      eventId: string;
+      seatId: string;
+      fanId: string;
+    }): Promise<Ticket> {
+      const ticketId = `tkt_${createHash('sha256').update(`${input.purchaseId}:${input.seatId}`).digest('hex').slice(0, 20)}`;
+      const qr = signToken(signingSecret, QR_PURPOSE, { t: ticketId, e: input.eventId, s: input.seatId });
+      store.recordTicket({ ...input, ticketId, qr, status: 'issued' });
+      return { ticketId, seatId: input.seatId, qr };
+    },
+
+    async voidTicket(input: { ticketId: string }): Promise<void> {
+      store.voidTicket(input.ticketId);
+    },
+
+    /** Projects the purchase status into the read-side cache (stale versions are ignored). */
+    async projectPurchase(status: PurchaseStatus): Promise<void> {
+      await purchaseCache.project(status);
+    },
+
+    async sendNotification(input: { channel: Channel; purchaseId: string; fanId: string }): Promise<void> {
+      const recipient =
+        input.channel === 'email' ? `${input.fanId}@fans.ticketdrop.test` : `+1-555-${input.fanId}`;
+      try {
+        await notifier.send(input.channel, input.purchaseId, recipient);
+      } catch (err) {
+        throw ApplicationFailure.create({
+          type: FailureCode.PROVIDER_UNAVAILABLE,
+          message: (err as Error).message,
+        });
+      }
+    },
+  };
+}
+
+export type PurchaseActivities = ReturnType<typeof createPurchaseActivities>;

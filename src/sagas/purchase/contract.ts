@@ -1,0 +1,92 @@
+/**
+ * The purchase saga's contract: reserve → pay → issue → confirm → notify, each step with its undo.
+ * One purchase per fan per event: `purchase-<eventId>-<fanId>` is also the purchase id.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { FailureCode } from '../../failures';
+
+export const PURCHASE_WORKFLOW_TYPE = 'purchase';
+export const CONFIRMATION_WORKFLOW_TYPE = 'confirmation';
+
+export const purchaseWorkflowId = (eventId: string, fanId: string): string => `purchase-${eventId}-${fanId}`;
+export const confirmationWorkflowId = (eventId: string, fanId: string): string =>
+  `confirmation-${eventId}-${fanId}`;
+
+/** The signing purpose of ticket QR codes (see lib/signing). */
+export const QR_PURPOSE = 'ticket-qr';
+
+export const PAYMENT_TOKENS = ['tok_ok', 'tok_declined', 'tok_timeout', 'tok_flaky'] as const;
+export type PaymentToken = (typeof PAYMENT_TOKENS)[number];
+
+export type PurchaseState =
+  'reserving' | 'paying' | 'issuing' | 'confirming' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_STATES: readonly PurchaseState[] = ['completed', 'failed', 'cancelled'];
+
+export interface Ticket {
+  ticketId: string;
+  seatId: string;
+  qr: string;
+}
+
+export interface PurchaseFailure {
+  code: FailureCode;
+  message: string;
+}
+
+export interface PurchaseStatus {
+  purchaseId: string;
+  eventId: string;
+  fanId: string;
+  state: PurchaseState;
+  /** Bumped on every change: the read-side cache keeps only the newest. */
+  version: number;
+  seatId?: string;
+  ticket?: Ticket;
+  failure?: PurchaseFailure;
+  /** Compensations that ran, in order (e.g. "refund", "release"). */
+  compensations?: string[];
+}
+
+export interface NotifyPolicy {
+  maxAttempts: number;
+  initialIntervalMs: number;
+}
+
+export interface PurchaseInput {
+  purchaseId: string;
+  eventId: string;
+  fanId: string;
+  /** Absent: the best available seat is chosen. */
+  seatId?: string;
+  paymentToken: PaymentToken;
+  priceCents: number;
+  holdTtlMs: number;
+  /** Start-to-close limit of one charge attempt. */
+  paymentTimeoutMs: number;
+  notify: NotifyPolicy;
+}
+
+export const purchaseStatusQuery = defineQuery<PurchaseStatus>('purchaseStatus');
+/** Cancels a purchase that has not captured payment; resolves with the final status. */
+export const cancelPurchaseUpdate = defineUpdate<PurchaseStatus>('cancelPurchase');
+
+export interface ConfirmationInput {
+  purchaseId: string;
+  eventId: string;
+  fanId: string;
+  seatId: string;
+  ticketId: string;
+  notify: NotifyPolicy;
+}
+
+export interface ChannelResult {
+  status: 'sent' | 'failed';
+  /** Attempts made, when the channel gave up. */
+  attempts?: number;
+  error?: string;
+}
+
+export interface ConfirmationResult {
+  email: ChannelResult;
+  sms: ChannelResult;
+}

@@ -1,0 +1,225 @@
+/**
+ * The purchase saga. Each completed step registers its undo; on any failure (or a cancel before payment
+ * is captured) the undos run newest first in a non-cancellable scope, retried until done, and the
+ * workflow fails with the contract's failure code, so `temporal workflow list` groups failures by cause.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { FailureCode, isFailureCode } from '../../failures';
+import type { PurchaseActivities } from './activities';
+import {
+  cancelPurchaseUpdate,
+  CONFIRMATION_WORKFLOW_TYPE,
+  confirmationWorkflowId,
+  purchaseStatusQuery,
+  TERMINAL_STATES,
+  type ChannelResult,
+  type ConfirmationInput,
+  type ConfirmationResult,
+  type PurchaseFailure,
+  type PurchaseInput,
+  type PurchaseStatus,
+} from './contract';
+
+/** Seat claims: a few quick retries (the seat entity answers in milliseconds). */
+const seats = proxyActivities<PurchaseActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 5 },
+});
+/** Undo steps: retried until done. */
+const undo = proxyActivities<PurchaseActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', maximumInterval: '30s' },
+});
+/** Short, idempotent, local: no history of their own beyond a marker. */
+const local = proxyLocalActivities<PurchaseActivities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '100ms', maximumAttempts: 5 },
+});
+
+/** Maps whatever ended the saga to the contract's failure vocabulary. */
+function toFailure(err: unknown): PurchaseFailure {
+  if (isCancellation(err))
+    return { code: FailureCode.CANCELLED, message: 'purchase cancelled before payment was captured' };
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
+    return { code: cause.type, message: cause.message };
+  if (err instanceof ActivityFailure && cause instanceof TimeoutFailure) {
+    return err.activityType === 'chargePayment'
+      ? { code: FailureCode.PAYMENT_TIMEOUT, message: 'the payment gateway did not answer in time' }
+      : { code: FailureCode.PROVIDER_UNAVAILABLE, message: `${err.activityType} timed out` };
+  }
+  return { code: FailureCode.INTERNAL, message: err instanceof Error ? err.message : String(err) };
+}
+
+export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
+  const { purchaseId, eventId, fanId } = input;
+  const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
+  if (input.seatId) status.seatId = input.seatId;
+  const { chargePayment } = proxyActivities<PurchaseActivities>({
+    startToCloseTimeout: input.paymentTimeoutMs,
+    heartbeatTimeout: Math.min(input.paymentTimeoutMs, 2_000),
+    // On cancel, wait for the gateway's answer: either it stopped (no charge) or the charge landed (refund).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '200ms',
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: [FailureCode.PAYMENT_DECLINED],
+    },
+  });
+  const compensations: { name: string; run: () => Promise<void> }[] = [];
+  const flow = new CancellationScope();
+  let captured = false;
+  const finished = () => TERMINAL_STATES.includes(status.state);
+
+  setHandler(purchaseStatusQuery, () => status);
+  setHandler(
+    cancelPurchaseUpdate,
+    async () => {
+      flow.cancel();
+      await condition(finished);
+      return status;
+    },
+    {
+      validator: () => {
+        if (captured || finished()) {
+          throw ApplicationFailure.create({
+            type: FailureCode.NOT_CANCELLABLE,
+            message: `purchase is ${status.state}${captured ? ' and payment was captured' : ''}: too late to cancel`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  const move = async (patch: Partial<PurchaseStatus>): Promise<void> => {
+    Object.assign(status, patch, { version: status.version + 1 });
+    try {
+      await local.projectPurchase({ ...status });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('purchase projection failed', { purchaseId, err }); // only a cache: polls fall back to a query
+    }
+  };
+
+  try {
+    await flow.run(async () => {
+      // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
+      const hold = await CancellationScope.nonCancellable(() =>
+        seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs: input.holdTtlMs }),
+      );
+      compensations.push({
+        name: 'release',
+        run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
+      });
+      await move({ state: 'paying', seatId: hold.seatId });
+
+      // Derived in the workflow, so a retry or a replay presents the same key and is never charged twice.
+      const idempotencyKey = `pay:${purchaseId}:${workflowInfo().firstExecutionRunId}`;
+      // Registered before the charge: a charge that timed out on our side may still have landed.
+      compensations.push({ name: 'refund', run: () => undo.refundPayment({ idempotencyKey }) });
+      await chargePayment({
+        idempotencyKey,
+        token: input.paymentToken,
+        amountCents: input.priceCents,
+        purchaseId,
+        fanId,
+      });
+      captured = !flow.consideredCancelled;
+      await move({ state: 'issuing' });
+
+      const ticket = await local.issueTicket({ purchaseId, eventId, seatId: hold.seatId, fanId });
+      compensations.push({ name: 'void-ticket', run: () => undo.voidTicket({ ticketId: ticket.ticketId }) });
+      await move({ state: 'confirming' });
+
+      await seats.confirmSeat({
+        eventId,
+        seatId: hold.seatId,
+        holdId: hold.holdId,
+        ticketId: ticket.ticketId,
+      });
+      status.ticket = ticket;
+    });
+  } catch (err) {
+    const failure = toFailure(err);
+    await CancellationScope.nonCancellable(async () => {
+      const ran: string[] = [];
+      for (const step of compensations.reverse()) {
+        try {
+          await step.run();
+          ran.push(step.name);
+        } catch (stepErr) {
+          // Only a final contract answer gets here (e.g. the event closed): nothing left to undo.
+          ran.push(`${step.name}:${toFailure(stepErr).code}`);
+        }
+      }
+      await move({
+        state: failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed',
+        failure,
+        compensations: ran,
+      });
+    });
+    throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
+  }
+
+  await move({ state: 'completed' });
+  const args: [ConfirmationInput] = [
+    {
+      purchaseId,
+      eventId,
+      fanId,
+      seatId: status.seatId!,
+      ticketId: status.ticket!.ticketId,
+      notify: input.notify,
+    },
+  ];
+  await startChild(CONFIRMATION_WORKFLOW_TYPE, {
+    workflowId: confirmationWorkflowId(eventId, fanId),
+    args,
+    // The confirmation outlives the purchase: its failures show in its own result, never in the purchase.
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
+  return status;
+}
+
+/** Sends the confirmation by email and SMS in parallel, each retried with backoff. Never fails. */
+export async function confirmation(input: ConfirmationInput): Promise<ConfirmationResult> {
+  const { sendNotification } = proxyActivities<PurchaseActivities>({
+    startToCloseTimeout: '10s',
+    retry: {
+      initialInterval: input.notify.initialIntervalMs,
+      backoffCoefficient: 2,
+      maximumAttempts: input.notify.maxAttempts,
+    },
+  });
+  const send = async (channel: 'email' | 'sms'): Promise<ChannelResult> => {
+    try {
+      await sendNotification({ channel, purchaseId: input.purchaseId, fanId: input.fanId });
+      return { status: 'sent' };
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      return {
+        status: 'failed',
+        attempts: input.notify.maxAttempts,
+        error: cause instanceof Error ? cause.message : String(cause),
+      };
+    }
+  };
+  const [email, sms] = await Promise.all([send('email'), send('sms')]);
+  return { email, sms };
+}

@@ -1,0 +1,300 @@
+/**
+ * The purchase saga end to end: API → purchase workflow → seat entity, simulated providers, the real
+ * worker, dev server and Redis.
+ */
+import { confirmationWorkflowId } from '../../src/sagas/purchase/contract';
+import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import { Knobs } from '../../src/providers/knobs';
+import type { ProviderStore } from '../../src/providers/store';
+import {
+  createTestEvent,
+  finalStatus,
+  openProviderStore,
+  openStack,
+  purchaseStatus,
+  startPurchase,
+  uniqueId,
+  eventually,
+  type Stack,
+} from '../support/stack';
+
+let stack: Stack;
+let store: ProviderStore;
+let knobs: Knobs;
+beforeAll(async () => {
+  stack = await openStack();
+  store = openProviderStore();
+  knobs = new Knobs(store);
+});
+afterEach(() => knobs.reset());
+afterAll(async () => {
+  store.close();
+  await stack.close();
+});
+
+const seatState = (eventId: string, seatId: string) =>
+  stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery);
+
+const verify = (qr: string) => stack.app.inject({ method: 'POST', url: '/tickets/verify', payload: { qr } });
+
+describe('purchase saga', () => {
+  it('happy path: completed, seat sold, exactly one charge, ticket verifies, email and SMS sent', async () => {
+    const eventId = await createTestEvent(stack);
+    const fanId = uniqueId('fan');
+    const started = await startPurchase(stack, eventId, { fanId, seatId: 'A3' });
+    expect(started.statusCode).toBe(202);
+    expect(started.purchaseId).toBe(`purchase-${eventId}-${fanId}`);
+
+    const done = await finalStatus(stack, started);
+    expect(done).toMatchObject({ state: 'completed', seatId: 'A3', ticket: { seatId: 'A3' } });
+    expect(await seatState(eventId, 'A3')).toMatchObject({ status: 'sold' });
+
+    const charges = store.chargesFor(started.purchaseId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({ status: 'captured', amountCents: 4200, fanId });
+
+    const verified = await verify(done.ticket!.qr);
+    expect(verified.statusCode).toBe(200);
+    expect(verified.json()).toEqual({ valid: true, ticketId: done.ticket!.ticketId, eventId, seatId: 'A3' });
+
+    const result = await stack.client.workflow.getHandle(confirmationWorkflowId(eventId, fanId)).result();
+    expect(result).toEqual({ email: { status: 'sent' }, sms: { status: 'sent' } });
+    expect(store.notificationsFor(started.purchaseId).map((n) => n.channel)).toEqual(['email', 'sms']);
+
+    const again = await startPurchase(stack, eventId, { fanId, seatId: 'A3' });
+    expect(again.statusCode).toBe(200);
+    expect(again.purchaseId).toBe(started.purchaseId);
+    expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
+
+    const summary = (await stack.app.inject({ url: `/events/${eventId}` })).json();
+    expect(summary).toMatchObject({ sold: 1, available: 4, held: 0 });
+  });
+
+  it('two fans claim the same seat at the same moment: one completes, the other fails SEAT_TAKEN', async () => {
+    const eventId = await createTestEvent(stack);
+    const fans = [uniqueId('fan'), uniqueId('fan')];
+    const started = await Promise.all(
+      fans.map((fanId) => startPurchase(stack, eventId, { fanId, seatId: 'A1' })),
+    );
+    const outcomes = await Promise.all(started.map((s) => finalStatus(stack, s)));
+
+    expect(outcomes.map((o) => o.state).sort()).toEqual(['completed', 'failed']);
+    const winner = outcomes.find((o) => o.state === 'completed')!;
+    const loser = outcomes.find((o) => o.state === 'failed')!;
+    expect(loser.failure?.code).toBe('SEAT_TAKEN');
+    expect(store.chargesFor(loser.purchaseId)).toEqual([]);
+    expect(await seatState(eventId, 'A1')).toEqual({ seatId: 'A1', status: 'sold', version: 2 });
+    expect((await verify(winner.ticket!.qr)).statusCode).toBe(200);
+  });
+
+  it('50 concurrent best-available purchases on 20 seats: 20 completed, 30 SOLD_OUT, no seat twice', async () => {
+    const eventId = await createTestEvent(stack, { rows: 2, seatsPerRow: 10 });
+    const fans = Array.from({ length: 50 }, (_, i) => `fan-${i}-${uniqueId('x')}`);
+    const started = await Promise.all(fans.map((fanId) => startPurchase(stack, eventId, { fanId })));
+    const refusedAtTheDoor = started.filter((s) => s.statusCode === 409).length;
+    const outcomes = await Promise.all(
+      started.filter((s) => s.statusCode === 202).map((s) => finalStatus(stack, s)),
+    );
+
+    const completed = outcomes.filter((o) => o.state === 'completed');
+    expect(completed).toHaveLength(20);
+    expect(new Set(completed.map((o) => o.seatId)).size).toBe(20);
+    const soldOut = outcomes.filter((o) => o.failure?.code === 'SOLD_OUT').length + refusedAtTheDoor;
+    expect(soldOut).toBe(30);
+    const summary = (await stack.app.inject({ url: `/events/${eventId}` })).json();
+    expect(summary).toMatchObject({ sold: 20, available: 0, held: 0, status: 'sold-out' });
+    const captured = store
+      .allCharges()
+      .filter((c) => c.purchaseId.startsWith(`purchase-${eventId}-`) && c.status === 'captured');
+    expect(captured).toHaveLength(20);
+  });
+});
+
+describe('payment outcomes', () => {
+  it('tok_declined: PAYMENT_DECLINED, the seat is available again, nothing captured', async () => {
+    const eventId = await createTestEvent(stack);
+    const started = await startPurchase(stack, eventId, {
+      fanId: uniqueId('fan'),
+      seatId: 'A2',
+      paymentToken: 'tok_declined',
+    });
+    const done = await finalStatus(stack, started);
+    expect(done).toMatchObject({ state: 'failed', failure: { code: 'PAYMENT_DECLINED' } });
+    expect(done.compensations).toEqual(['refund', 'release']);
+    expect((await seatState(eventId, 'A2')).status).toBe('available');
+    expect(store.chargesFor(started.purchaseId).filter((c) => c.status === 'captured')).toEqual([]);
+  });
+
+  it('tok_timeout: PAYMENT_TIMEOUT, the seat is released, nothing captured', async () => {
+    const eventId = await createTestEvent(stack);
+    const started = await startPurchase(stack, eventId, {
+      fanId: uniqueId('fan'),
+      seatId: 'A4',
+      paymentToken: 'tok_timeout',
+    });
+    const done = await finalStatus(stack, started);
+    expect(done).toMatchObject({ state: 'failed', failure: { code: 'PAYMENT_TIMEOUT' } });
+    expect((await seatState(eventId, 'A4')).status).toBe('available');
+    expect(store.chargesFor(started.purchaseId)).toEqual([]);
+  });
+
+  it('tok_flaky: completed after a retry, with exactly one charge', async () => {
+    const eventId = await createTestEvent(stack);
+    const started = await startPurchase(stack, eventId, {
+      fanId: uniqueId('fan'),
+      seatId: 'A5',
+      paymentToken: 'tok_flaky',
+    });
+    const done = await finalStatus(stack, started);
+    expect(done.state).toBe('completed');
+    expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
+    const history = await stack.client.workflow.getHandle(started.purchaseId).fetchHistory();
+    const failedAttempts = (history.events ?? []).filter(
+      (e) => e.activityTaskCompletedEventAttributes || e.activityTaskStartedEventAttributes,
+    );
+    expect(failedAttempts.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2)).toBe(true);
+  });
+
+  it('a hold that expires during a slow payment is refunded and fails HOLD_EXPIRED; the seat is not sold', async () => {
+    knobs.set({ paymentLatencyMs: [1_600, 1_600] });
+    const eventId = await createTestEvent(stack, { holdTtlSeconds: 1 });
+    const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
+    const done = await finalStatus(stack, started);
+    expect(done).toMatchObject({ state: 'failed', failure: { code: 'HOLD_EXPIRED' } });
+    expect(done.compensations).toEqual(['void-ticket', 'refund', 'release']);
+    const charges = store.chargesFor(started.purchaseId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0].status).toBe('refunded');
+    expect((await seatState(eventId, 'A1')).status).toBe('available');
+  });
+
+  it('an email outage does not fail the purchase; the confirmation result shows it', async () => {
+    knobs.set({ emailOutage: true });
+    const eventId = await createTestEvent(stack);
+    const fanId = uniqueId('fan');
+    const started = await startPurchase(stack, eventId, { fanId, seatId: 'A1' });
+    expect((await finalStatus(stack, started)).state).toBe('completed');
+    const result = await stack.client.workflow.getHandle(confirmationWorkflowId(eventId, fanId)).result();
+    expect(result.email).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      error: expect.stringContaining('outage'),
+    });
+    expect(result.sms).toEqual({ status: 'sent' });
+  });
+});
+
+describe('cancel', () => {
+  it('before capture: cancelled, seat released, no charge; after capture: 409 NOT_CANCELLABLE', async () => {
+    knobs.set({ paymentLatencyMs: [1_500, 1_500] });
+    const eventId = await createTestEvent(stack);
+    const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
+    await eventually(async () =>
+      (await purchaseStatus(stack, started)).state === 'paying' ? true : undefined,
+    );
+
+    const cancelled = await stack.app.inject({
+      method: 'POST',
+      url: `/purchases/${started.purchaseId}/cancel`,
+      headers: { authorization: `Bearer ${started.token}` },
+    });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json()).toMatchObject({ state: 'cancelled', failure: { code: 'CANCELLED' } });
+    expect((await seatState(eventId, 'A2')).status).toBe('available');
+    expect(store.chargesFor(started.purchaseId)).toEqual([]);
+
+    knobs.reset();
+    const other = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A3' });
+    expect((await finalStatus(stack, other)).state).toBe('completed');
+    const late = await stack.app.inject({
+      method: 'POST',
+      url: `/purchases/${other.purchaseId}/cancel`,
+      headers: { authorization: `Bearer ${other.token}` },
+    });
+    expect(late.statusCode).toBe(409);
+    expect(late.json()).toMatchObject({ code: 'NOT_CANCELLABLE' });
+    expect(store.chargesFor(other.purchaseId)[0].status).toBe('captured');
+  });
+});
+
+describe('bad input changes nothing and charges nobody', () => {
+  it('answers problem+json for unknown events and seats, bad tokens, sold-out events and queue events', async () => {
+    const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 1 });
+    const fanId = uniqueId('fan');
+    const post = (id: string, payload: Record<string, unknown>) =>
+      stack.app.inject({ method: 'POST', url: `/events/${id}/purchases`, payload });
+
+    const cases: [Promise<{ statusCode: number; json(): unknown }>, number, string][] = [
+      [post(uniqueId('nope'), { fanId, paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
+      [post(eventId, { fanId, seatId: 'B9', paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
+      [post(eventId, { fanId, paymentToken: 'visa-4242' }), 400, 'VALIDATION'],
+      [post(eventId, { fanId, paymentToken: 'tok_nope' }), 400, 'VALIDATION'],
+      [post(eventId, { fanId: 'Bad Fan', paymentToken: 'tok_ok' }), 400, 'VALIDATION'],
+      [post(eventId, { fanId, paymentToken: 'tok_ok', coupon: 'free' }), 400, 'VALIDATION'],
+    ];
+    for (const [response, status, code] of cases) {
+      const r = await response;
+      expect(r.statusCode).toBe(status);
+      expect(r.json()).toMatchObject({ code });
+    }
+    expect(store.chargesFor(`purchase-${eventId}-${fanId}`)).toEqual([]);
+
+    const queueEvent = await createTestEvent(stack, { admission: 'queue' });
+    const notAdmitted = await post(queueEvent, { fanId, paymentToken: 'tok_ok' });
+    expect(notAdmitted.statusCode).toBe(403);
+    expect(notAdmitted.json()).toMatchObject({ code: 'NOT_ADMITTED' });
+
+    const buyer = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+    expect((await finalStatus(stack, buyer)).state).toBe('completed');
+    const soldOut = await post(eventId, { fanId: uniqueId('fan'), paymentToken: 'tok_ok' });
+    expect(soldOut.statusCode).toBe(409);
+    expect(soldOut.json()).toMatchObject({ code: 'SOLD_OUT' });
+  });
+
+  it("refuses another fan's purchase token, a missing token, a tampered QR and a voided ticket's QR", async () => {
+    const eventId = await createTestEvent(stack);
+    const mine = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
+    const theirs = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
+    const done = await finalStatus(stack, mine);
+
+    const swapped = await stack.app.inject({
+      url: `/purchases/${mine.purchaseId}`,
+      headers: { authorization: `Bearer ${theirs.token}` },
+    });
+    expect(swapped.statusCode).toBe(403);
+    expect(swapped.json()).toMatchObject({ code: 'FORBIDDEN' });
+    const anonymous = await stack.app.inject({ url: `/purchases/${mine.purchaseId}` });
+    expect(anonymous.statusCode).toBe(401);
+    const forged = await stack.app.inject({
+      url: `/purchases/${mine.purchaseId}`,
+      headers: { authorization: `Bearer ${mine.token}x` },
+    });
+    expect(forged.statusCode).toBe(401);
+    const cancelOther = await stack.app.inject({
+      method: 'POST',
+      url: `/purchases/${mine.purchaseId}/cancel`,
+      headers: { authorization: `Bearer ${theirs.token}` },
+    });
+    expect(cancelOther.statusCode).toBe(403);
+
+    const [body, signature] = done.ticket!.qr.split('.');
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, string>;
+    const tampered = `${Buffer.from(JSON.stringify({ ...payload, s: 'A5' })).toString('base64url')}.${signature}`;
+    const tamperedAnswer = await verify(tampered);
+    expect(tamperedAnswer.statusCode).toBe(422);
+    expect(tamperedAnswer.json()).toMatchObject({ code: 'TICKET_INVALID' });
+    expect((await verify('not-a-qr')).statusCode).toBe(422);
+
+    // A ticket issued and then voided (its hold expired before confirmation) must not verify.
+    knobs.set({ paymentLatencyMs: [1_600, 1_600] });
+    const expiring = await createTestEvent(stack, { holdTtlSeconds: 1 });
+    const late = await startPurchase(stack, expiring, { fanId: uniqueId('fan'), seatId: 'A1' });
+    expect((await finalStatus(stack, late)).failure?.code).toBe('HOLD_EXPIRED');
+    const voided = store.ticketsFor(late.purchaseId);
+    expect(voided).toHaveLength(1);
+    expect(voided[0].status).toBe('void');
+    const replay = await verify(voided[0].qr);
+    expect(replay.statusCode).toBe(422);
+    expect((await seatState(expiring, 'A1')).status).toBe('available');
+  });
+});
