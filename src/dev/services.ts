@@ -66,6 +66,7 @@ async function until(
 
 interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** Write output to this file; otherwise prefix each line with the name on this process's output. */
   logFile?: string;
 }
@@ -76,7 +77,7 @@ export function spawnService(
   args: string[],
   opts: SpawnOptions = {},
 ): Service {
-  const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (opts.logFile) {
     const log = createWriteStream(opts.logFile, { flags: 'a' });
     child.stdout.pipe(log);
@@ -204,8 +205,8 @@ export async function startNodeService(
   ready: RegExp,
   opts: SpawnOptions & { timeoutMs?: number } = {},
 ): Promise<Service> {
-  const tsx = require.resolve('tsx/cli');
-  const service = spawnService(name, process.execPath, [tsx, path.join(ROOT, entry)], opts);
+  // tsx as a loader in the same process (not its CLI, which would fork): signals reach the service itself.
+  const service = spawnService(name, process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { ...opts, cwd: ROOT });
   const seen = new Promise<void>((resolve) => {
     let buffer = '';
     const onData = (chunk: Buffer): void => {

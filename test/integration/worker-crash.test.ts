@@ -1,0 +1,87 @@
+/**
+ * A worker killed with SIGKILL in the middle of a payment: after a restart the purchase completes, and the
+ * fan is charged exactly once. Runs its own worker processes on a task queue of its own.
+ */
+import path from 'node:path';
+import { buildApp } from '../../src/api/app';
+import { startNodeService, type Service } from '../../src/dev/services';
+import { Knobs } from '../../src/providers/knobs';
+import type { ProviderStore } from '../../src/providers/store';
+import {
+  adminHeaders,
+  eventually,
+  finalStatus,
+  openProviderStore,
+  openStack,
+  purchaseStatus,
+  startPurchase,
+  uniqueId,
+  type Stack,
+} from '../support/stack';
+
+const taskQueue = uniqueId('crash');
+let stack: Stack;
+let store: ProviderStore;
+let knobs: Knobs;
+const workers: Service[] = [];
+
+const startWorker = async (label: string): Promise<Service> => {
+  const worker = await startNodeService(label, 'src/worker.ts', /worker ready/, {
+    env: { ...process.env, TICKETDROP_TASK_QUEUE: taskQueue },
+    logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, `${label}.log`),
+  });
+  workers.push(worker);
+  return worker;
+};
+
+beforeAll(async () => {
+  const shared = await openStack();
+  // The same clients, but an API that starts workflows on this test's own task queue.
+  const app = await buildApp({
+    temporal: shared.client,
+    redis: shared.redis,
+    taskQueue,
+    adminToken: shared.config.adminToken,
+    signingSecret: shared.config.signingSecret,
+    purchase: shared.config.purchase,
+  });
+  await shared.app.close();
+  stack = { ...shared, app, close: shared.close };
+  store = openProviderStore();
+  knobs = new Knobs(store);
+});
+
+afterAll(async () => {
+  knobs.reset();
+  for (const worker of workers) await worker.stop();
+  store.close();
+  await stack.close();
+});
+
+it('a worker killed mid-payment and restarted completes the purchase with exactly one charge', async () => {
+  const first = await startWorker('crash-worker-1');
+  const eventId = uniqueId('crash');
+  const created = await stack.app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: adminHeaders(),
+    payload: { eventId, name: eventId, rows: 1, seatsPerRow: 3, priceCents: 9900, admission: 'direct' },
+  });
+  expect(created.statusCode).toBe(201);
+
+  knobs.set({ paymentLatencyMs: [1_500, 1_500] });
+  const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
+  await eventually(async () => ((await purchaseStatus(stack, started)).state === 'paying' ? true : undefined));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the charge is now in flight on this worker
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  expect(store.chargesFor(started.purchaseId)).toEqual([]);
+
+  knobs.reset();
+  await startWorker('crash-worker-2');
+  const done = await finalStatus(stack, started, 90_000);
+  expect(done).toMatchObject({ state: 'completed', seatId: 'A2' });
+  const charges = store.chargesFor(started.purchaseId);
+  expect(charges).toHaveLength(1);
+  expect(charges[0]).toMatchObject({ status: 'captured', amountCents: 9900 });
+});
