@@ -1,0 +1,129 @@
+/**
+ * A private stack for a benchmark: a Temporal dev server (in memory), redis-server and one worker on free
+ * loopback ports, plus an in-process API app. Everything it starts, `close` stops.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/api/app';
+import { createRedis, waitForRedis, type RedisClient } from '../src/cache/redis';
+import { loadPurchaseConfig } from '../src/config';
+import { ensureRedisServer, ensureTemporalCli } from '../src/dev/provision';
+import { freePort, startNodeService, startRedisServer, startTemporalDevServer, type Service } from '../src/dev/services';
+import { ProviderStore } from '../src/providers/store';
+import { connectClient } from '../src/temporal/connection';
+
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const SIGNING_SECRET = 'bench-signing-secret-0123456789';
+const TASK_QUEUE = 'ticketdrop-bench';
+
+export interface LocalStack {
+  client: Client;
+  redis: RedisClient;
+  app: FastifyInstance;
+  store: ProviderStore;
+  temporalBin: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(): Promise<LocalStack> {
+  const logs = path.join(os.tmpdir(), `ticketdrop-bench-${Date.now()}`);
+  mkdirSync(logs, { recursive: true });
+  const services: Service[] = [];
+  const stopAll = async () => {
+    for (const service of services) await service.stop();
+  };
+  try {
+    const temporalBin = ensureTemporalCli();
+    const temporal = await startTemporalDevServer({
+      bin: temporalBin,
+      port: await freePort(),
+      logFile: path.join(logs, 'temporal.log'),
+    });
+    services.unshift(temporal);
+    const redisServer = await startRedisServer({ bin: ensureRedisServer(), port: await freePort() });
+    services.unshift(redisServer);
+    const providersDb = path.join(logs, 'providers.sqlite');
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporal.address,
+      REDIS_URL: redisServer.url,
+      TICKETDROP_TASK_QUEUE: TASK_QUEUE,
+      TICKETDROP_SIGNING_SECRET: SIGNING_SECRET,
+      TICKETDROP_PROVIDERS_DB: providersDb,
+    };
+    services.unshift(
+      await startNodeService('worker', 'src/worker.ts', /worker ready/, { env, logFile: path.join(logs, 'worker.log') }),
+    );
+    const client = await connectClient({ address: temporal.address, namespace: 'default', taskQueue: TASK_QUEUE });
+    const redis = createRedis({ url: redisServer.url, cluster: false });
+    await waitForRedis(redis);
+    const app = await buildApp({
+      temporal: client,
+      redis,
+      taskQueue: TASK_QUEUE,
+      adminToken: ADMIN_TOKEN,
+      signingSecret: SIGNING_SECRET,
+      purchase: loadPurchaseConfig({}),
+    });
+    const store = new ProviderStore(providersDb);
+    return {
+      client,
+      redis,
+      app,
+      store,
+      temporalBin,
+      async close() {
+        await app.close();
+        store.close();
+        redis.disconnect();
+        await client.connection.close();
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+export async function createBenchEvent(app: FastifyInstance, eventId: string, rows = 20, seatsPerRow = 25): Promise<number> {
+  const start = performance.now();
+  const response = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    payload: { eventId, name: eventId, rows, seatsPerRow, priceCents: 7500, admission: 'direct' },
+  });
+  if (response.statusCode !== 201) throw new Error(`create ${eventId}: ${response.statusCode} ${response.body}`);
+  return performance.now() - start;
+}
+
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+export function describeMachine(temporalBin: string): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const temporal = execFileSync(temporalBin, ['--version']).toString().trim();
+  return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, ${temporal} (dev server, in-memory SQLite)`;
+}
+
+/** Replaces (or appends) the section between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->`. */
+export function writeBenchmarkSection(file: string, name: string, body: string): void {
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const section = `${start}\n${body.trim()}\n${end}`;
+  const header = '# Benchmarks\n\nFigures measured by the scripts in `loadtest/`. The machine is shared and noisy: medians of several rounds.\n';
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : header;
+  const at = current.indexOf(start);
+  const until = current.indexOf(end);
+  const next = at >= 0 && until > at ? current.slice(0, at) + section + current.slice(until + end.length) : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}
