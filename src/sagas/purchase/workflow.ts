@@ -35,8 +35,12 @@ import {
   type PurchaseStatus,
 } from './contract';
 
-/** Seat claims: a few quick retries (the seat entity answers in milliseconds). */
-const seats = proxyActivities<PurchaseActivities>({
+/**
+ * Seat claims run as local activities: the seat entity answers in milliseconds and the Update is
+ * idempotent, so a retry after a crash is safe, and each claim costs one marker event instead of an
+ * activity's three events plus a workflow task.
+ */
+const seats = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 5 },
 });
@@ -199,7 +203,8 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
 
 /** Sends the confirmation by email and SMS in parallel, each retried with backoff. Never fails. */
 export async function confirmation(input: ConfirmationInput): Promise<ConfirmationResult> {
-  const { sendNotification } = proxyActivities<PurchaseActivities>({
+  // Local: short provider calls, so both channels run in the first workflow task and record one marker each.
+  const { sendNotification } = proxyLocalActivities<PurchaseActivities>({
     startToCloseTimeout: '10s',
     retry: {
       initialInterval: input.notify.initialIntervalMs,
