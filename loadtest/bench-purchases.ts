@@ -38,7 +38,12 @@ async function historyLength(stack: LocalStack, workflowId: string): Promise<num
   return (await stack.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0;
 }
 
-async function runRound(stack: LocalStack, latencyMs: number, purchases: number, concurrency: number): Promise<Round> {
+async function runRound(
+  stack: LocalStack,
+  latencyMs: number,
+  purchases: number,
+  concurrency: number,
+): Promise<Round> {
   const eventId = `bench-buy-${latencyMs}-${Date.now().toString(36)}`;
   await createBenchEvent(stack.app, eventId);
   const latencies: number[] = [];
@@ -77,16 +82,28 @@ async function runRound(stack: LocalStack, latencyMs: number, purchases: number,
     await stack.client.workflow.getHandle(confirmation).result();
     const purchase = await historyLength(stack, purchaseId);
     const confirmationEvents = await historyLength(stack, confirmation);
-    const seat = (await historyLength(stack, seatWorkflowId(eventId, seatId))) - SEAT_START_EVENTS + DEFERRED_SEAT_EVENTS;
+    const seat =
+      (await historyLength(stack, seatWorkflowId(eventId, seatId))) -
+      SEAT_START_EVENTS +
+      DEFERRED_SEAT_EVENTS;
     return { purchase, confirmation: confirmationEvents, seat, total: purchase + confirmationEvents + seat };
   });
-  const med = (key: keyof Round['events']) => percentile(counts.map((c) => c[key]), 50);
+  const med = (key: keyof Round['events']) =>
+    percentile(
+      counts.map((c) => c[key]),
+      50,
+    );
   return {
     purchasesPerSec: (completed.length / wallMs) * 1000,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     completed: completed.length,
-    events: { purchase: med('purchase'), confirmation: med('confirmation'), seat: med('seat'), total: med('total') },
+    events: {
+      purchase: med('purchase'),
+      confirmation: med('confirmation'),
+      seat: med('seat'),
+      total: med('total'),
+    },
   };
 }
 

@@ -10,7 +10,14 @@ import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { holdSeatUpdate, seatIds, seatWorkflowId } from '../src/entities/seat/contract';
 import { ROOT } from '../src/dev/provision';
-import { createBenchEvent, describeMachine, percentile, round1, startLocalStack, writeBenchmarkSection } from './local-stack';
+import {
+  createBenchEvent,
+  describeMachine,
+  percentile,
+  round1,
+  startLocalStack,
+  writeBenchmarkSection,
+} from './local-stack';
 
 interface Round {
   createEventMs: number;
@@ -35,9 +42,10 @@ async function main(): Promise<void> {
   const results: Round[] = [];
   try {
     const hold = (eventId: string, seatId: string, holdId: string) =>
-      stack.client.workflow
-        .getHandle(seatWorkflowId(eventId, seatId))
-        .executeUpdate(holdSeatUpdate, { args: [{ holdId, purchaseId: holdId, ttlMs: 600_000 }], updateId: holdId });
+      stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).executeUpdate(holdSeatUpdate, {
+        args: [{ holdId, purchaseId: holdId, ttlMs: 600_000 }],
+        updateId: holdId,
+      });
 
     for (let r = 1; r <= Number(values.rounds); r++) {
       const tag = `${Date.now().toString(36)}-${r}`;
@@ -45,13 +53,18 @@ async function main(): Promise<void> {
       const createEventMs = await createBenchEvent(stack.app, idleEvent);
 
       const idle: number[] = [];
-      for (const seatId of seatIds(20, 25).slice(0, 200)) idle.push(await timed(() => hold(idleEvent, seatId, `idle-${seatId}`)));
+      for (const seatId of seatIds(20, 25).slice(0, 200))
+        idle.push(await timed(() => hold(idleEvent, seatId, `idle-${seatId}`)));
 
       const burstEvent = `bench-burst-${tag}`;
       await createBenchEvent(stack.app, burstEvent);
       const burst: number[] = [];
       const burstMs = await timed(() =>
-        Promise.all(seatIds(20, 25).map(async (seatId) => burst.push(await timed(() => hold(burstEvent, seatId, `burst-${seatId}`))))),
+        Promise.all(
+          seatIds(20, 25).map(async (seatId) =>
+            burst.push(await timed(() => hold(burstEvent, seatId, `burst-${seatId}`))),
+          ),
+        ),
       );
 
       await hold(idleEvent, 'T25', 'owner');
@@ -90,7 +103,15 @@ async function main(): Promise<void> {
 }
 
 function writeReport(results: Round[], machine: string): void {
-  const median = (key: keyof Round): string => String(round1(percentile(results.map((r) => r[key]), 50)));
+  const median = (key: keyof Round): string =>
+    String(
+      round1(
+        percentile(
+          results.map((r) => r[key]),
+          50,
+        ),
+      ),
+    );
   const each = (key: keyof Round): string => results.map((r) => round1(r[key])).join(' / ');
   const rows: [string, keyof Round, string][] = [
     ['Create a 500-seat event (POST /events until every seat entity exists)', 'createEventMs', 'ms'],

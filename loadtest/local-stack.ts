@@ -12,7 +12,13 @@ import { buildApp } from '../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../src/cache/redis';
 import { loadPurchaseConfig } from '../src/config';
 import { ensureRedisServer, ensureTemporalCli } from '../src/dev/provision';
-import { freePort, startNodeService, startRedisServer, startTemporalDevServer, type Service } from '../src/dev/services';
+import {
+  freePort,
+  startNodeService,
+  startRedisServer,
+  startTemporalDevServer,
+  type Service,
+} from '../src/dev/services';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 
@@ -56,9 +62,16 @@ export async function startLocalStack(): Promise<LocalStack> {
       TICKETDROP_PROVIDERS_DB: providersDb,
     };
     services.unshift(
-      await startNodeService('worker', 'src/worker.ts', /worker ready/, { env, logFile: path.join(logs, 'worker.log') }),
+      await startNodeService('worker', 'src/worker.ts', /worker ready/, {
+        env,
+        logFile: path.join(logs, 'worker.log'),
+      }),
     );
-    const client = await connectClient({ address: temporal.address, namespace: 'default', taskQueue: TASK_QUEUE });
+    const client = await connectClient({
+      address: temporal.address,
+      namespace: 'default',
+      taskQueue: TASK_QUEUE,
+    });
     const redis = createRedis({ url: redisServer.url, cluster: false });
     await waitForRedis(redis);
     const app = await buildApp({
@@ -90,7 +103,12 @@ export async function startLocalStack(): Promise<LocalStack> {
   }
 }
 
-export async function createBenchEvent(app: FastifyInstance, eventId: string, rows = 20, seatsPerRow = 25): Promise<number> {
+export async function createBenchEvent(
+  app: FastifyInstance,
+  eventId: string,
+  rows = 20,
+  seatsPerRow = 25,
+): Promise<number> {
   const start = performance.now();
   const response = await app.inject({
     method: 'POST',
@@ -98,7 +116,8 @@ export async function createBenchEvent(app: FastifyInstance, eventId: string, ro
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     payload: { eventId, name: eventId, rows, seatsPerRow, priceCents: 7500, admission: 'direct' },
   });
-  if (response.statusCode !== 201) throw new Error(`create ${eventId}: ${response.statusCode} ${response.body}`);
+  if (response.statusCode !== 201)
+    throw new Error(`create ${eventId}: ${response.statusCode} ${response.body}`);
   return performance.now() - start;
 }
 
@@ -120,10 +139,14 @@ export function writeBenchmarkSection(file: string, name: string, body: string):
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const section = `${start}\n${body.trim()}\n${end}`;
-  const header = '# Benchmarks\n\nFigures measured by the scripts in `loadtest/`. The machine is shared and noisy: medians of several rounds.\n';
+  const header =
+    '# Benchmarks\n\nFigures measured by the scripts in `loadtest/`. The machine is shared and noisy: medians of several rounds.\n';
   const current = existsSync(file) ? readFileSync(file, 'utf8') : header;
   const at = current.indexOf(start);
   const until = current.indexOf(end);
-  const next = at >= 0 && until > at ? current.slice(0, at) + section + current.slice(until + end.length) : `${current.trimEnd()}\n\n${section}\n`;
+  const next =
+    at >= 0 && until > at
+      ? current.slice(0, at) + section + current.slice(until + end.length)
+      : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
 }

@@ -77,7 +77,11 @@ export function spawnService(
   args: string[],
   opts: SpawnOptions = {},
 ): Service {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (opts.logFile) {
     const log = createWriteStream(opts.logFile, { flags: 'a' });
     child.stdout.pipe(log);
@@ -206,7 +210,10 @@ export async function startNodeService(
   opts: SpawnOptions & { timeoutMs?: number } = {},
 ): Promise<Service> {
   // tsx as a loader in the same process (not its CLI, which would fork): signals reach the service itself.
-  const service = spawnService(name, process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { ...opts, cwd: ROOT });
+  const service = spawnService(name, process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    ...opts,
+    cwd: ROOT,
+  });
   const seen = new Promise<void>((resolve) => {
     let buffer = '';
     const onData = (chunk: Buffer): void => {

@@ -71,7 +71,9 @@ it('a worker killed mid-payment and restarted completes the purchase with exactl
 
   knobs.set({ paymentLatencyMs: [1_500, 1_500] });
   const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
-  await eventually(async () => ((await purchaseStatus(stack, started)).state === 'paying' ? true : undefined));
+  await eventually(async () =>
+    (await purchaseStatus(stack, started)).state === 'paying' ? true : undefined,
+  );
   await new Promise((resolve) => setTimeout(resolve, 300)); // the charge is now in flight on this worker
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
