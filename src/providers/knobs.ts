@@ -54,7 +54,8 @@ export function knobsFromEnv(env: Env = process.env): SimulatorKnobs {
 }
 
 const SETTING = 'simulator-knobs';
-const REFRESH_MS = 200;
+/** How long a process keeps the knobs it read: a change reaches every worker within this time. */
+export const KNOBS_REFRESH_MS = 200;
 
 export class Knobs {
   private cached?: { at: number; value: SimulatorKnobs };
@@ -65,7 +66,7 @@ export class Knobs {
   ) {}
 
   current(now = Date.now()): SimulatorKnobs {
-    if (this.cached && now - this.cached.at < REFRESH_MS) return this.cached.value;
+    if (this.cached && now - this.cached.at < KNOBS_REFRESH_MS) return this.cached.value;
     const raw = this.store.getSetting(SETTING);
     const value = { ...this.defaults, ...(raw ? (JSON.parse(raw) as Partial<SimulatorKnobs>) : {}) };
     this.cached = { at: now, value };

@@ -11,6 +11,7 @@ import {
   finalStatus,
   openProviderStore,
   openStack,
+  setKnobs,
   purchaseStatus,
   startPurchase,
   uniqueId,
@@ -156,7 +157,7 @@ describe('payment outcomes', () => {
   });
 
   it('a hold that expires during a slow payment is refunded and fails HOLD_EXPIRED; the seat is not sold', async () => {
-    knobs.set({ paymentLatencyMs: [1_600, 1_600] });
+    await setKnobs(knobs, { paymentLatencyMs: [1_600, 1_600] });
     const eventId = await createTestEvent(stack, { holdTtlSeconds: 1 });
     const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
     const done = await finalStatus(stack, started);
@@ -169,7 +170,7 @@ describe('payment outcomes', () => {
   });
 
   it('an email outage does not fail the purchase; the confirmation result shows it', async () => {
-    knobs.set({ emailOutage: true });
+    await setKnobs(knobs, { emailOutage: true });
     const eventId = await createTestEvent(stack);
     const fanId = uniqueId('fan');
     const started = await startPurchase(stack, eventId, { fanId, seatId: 'A1' });
@@ -186,7 +187,7 @@ describe('payment outcomes', () => {
 
 describe('cancel', () => {
   it('before capture: cancelled, seat released, no charge; after capture: 409 NOT_CANCELLABLE', async () => {
-    knobs.set({ paymentLatencyMs: [1_500, 1_500] });
+    await setKnobs(knobs, { paymentLatencyMs: [1_500, 1_500] });
     const eventId = await createTestEvent(stack);
     const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
     await eventually(async () =>
@@ -286,7 +287,7 @@ describe('bad input changes nothing and charges nobody', () => {
     expect((await verify('not-a-qr')).statusCode).toBe(422);
 
     // A ticket issued and then voided (its hold expired before confirmation) must not verify.
-    knobs.set({ paymentLatencyMs: [1_600, 1_600] });
+    await setKnobs(knobs, { paymentLatencyMs: [1_600, 1_600] });
     const expiring = await createTestEvent(stack, { holdTtlSeconds: 1 });
     const late = await startPurchase(stack, expiring, { fanId: uniqueId('fan'), seatId: 'A1' });
     expect((await finalStatus(stack, late)).failure?.code).toBe('HOLD_EXPIRED');

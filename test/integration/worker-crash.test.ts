@@ -13,6 +13,7 @@ import {
   finalStatus,
   openProviderStore,
   openStack,
+  setKnobs,
   purchaseStatus,
   startPurchase,
   uniqueId,
@@ -69,7 +70,7 @@ it('a worker killed mid-payment and restarted completes the purchase with exactl
   });
   expect(created.statusCode).toBe(201);
 
-  knobs.set({ paymentLatencyMs: [1_500, 1_500] });
+  await setKnobs(knobs, { paymentLatencyMs: [1_500, 1_500] });
   const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
   await eventually(async () =>
     (await purchaseStatus(stack, started)).state === 'paying' ? true : undefined,

@@ -6,6 +6,7 @@ import { buildApp } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
 import { loadConfig, type Config } from '../../src/config';
+import { KNOBS_REFRESH_MS, type Knobs, type SimulatorKnobs } from '../../src/providers/knobs';
 import { ProviderStore } from '../../src/providers/store';
 import { connectClient } from '../../src/temporal/connection';
 
@@ -173,4 +174,10 @@ export async function finalStatus(
     timeoutMs,
     `final state of ${started.purchaseId}`,
   );
+}
+
+/** Overrides simulator knobs and waits until every worker process has picked them up. */
+export async function setKnobs(knobs: Knobs, overrides: Partial<SimulatorKnobs>): Promise<void> {
+  knobs.set(overrides);
+  await new Promise((resolve) => setTimeout(resolve, 2 * KNOBS_REFRESH_MS + 50));
 }
