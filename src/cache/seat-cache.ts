@@ -47,7 +47,6 @@ const keys = (eventId: string) => ({
   seats: `td:{${eventId}}:seats`,
   counts: `td:{${eventId}}:counts`,
 });
-const EVENTS_KEY = 'td:events';
 
 function encode(view: SeatView): string[] {
   return [
@@ -93,16 +92,11 @@ export class SeatCache {
 
   async putEvent(event: CachedEvent): Promise<void> {
     await this.redis.set(keys(event.definition.eventId).meta, JSON.stringify(event));
-    await this.redis.sadd(EVENTS_KEY, event.definition.eventId);
   }
 
   async getEvent(eventId: string): Promise<CachedEvent | undefined> {
     const raw = await this.redis.get(keys(eventId).meta);
     return raw ? (JSON.parse(raw) as CachedEvent) : undefined;
-  }
-
-  async listEventIds(): Promise<string[]> {
-    return (await this.redis.smembers(EVENTS_KEY)).sort();
   }
 
   async getCounts(eventId: string): Promise<SeatCounts> {
