@@ -3,7 +3,6 @@
  * fan is charged exactly once. Runs its own worker processes on a task queue of its own.
  */
 import path from 'node:path';
-import { buildApp } from '../../src/api/app';
 import { startNodeService, type Service } from '../../src/dev/services';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
@@ -36,18 +35,7 @@ const startWorker = async (label: string): Promise<Service> => {
 };
 
 beforeAll(async () => {
-  const shared = await openStack();
-  // The same clients, but an API that starts workflows on this test's own task queue.
-  const app = await buildApp({
-    temporal: shared.client,
-    redis: shared.redis,
-    taskQueue,
-    adminToken: shared.config.adminToken,
-    signingSecret: shared.config.signingSecret,
-    purchase: shared.config.purchase,
-  });
-  await shared.app.close();
-  stack = { ...shared, app, close: shared.close };
+  stack = await openStack({ taskQueue });
   store = openProviderStore();
   knobs = new Knobs(store);
 });

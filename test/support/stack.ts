@@ -19,8 +19,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function openStack(): Promise<Stack> {
+/** Clients and an in-process API; `taskQueue` lets a test run workflows on a worker of its own. */
+export async function openStack(options: { taskQueue?: string } = {}): Promise<Stack> {
   const config = loadConfig();
+  const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const client = await connectClient(config.temporal);
   const redis = createRedis(config.redis);
   let app: FastifyInstance;
@@ -29,7 +31,7 @@ export async function openStack(): Promise<Stack> {
     app = await buildApp({
       temporal: client,
       redis,
-      taskQueue: config.temporal.taskQueue,
+      taskQueue,
       adminToken: config.adminToken,
       signingSecret: config.signingSecret,
       purchase: config.purchase,
