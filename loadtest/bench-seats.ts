@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { holdSeatUpdate, seatIds, seatWorkflowId } from '../src/entities/seat/contract';
 import { ROOT } from '../src/dev/provision';
+import { executeUpdate } from '../src/temporal/updates';
 import {
   createBenchEvent,
   describeMachine,
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const results: Round[] = [];
   try {
     const hold = (eventId: string, seatId: string, holdId: string) =>
-      stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).executeUpdate(holdSeatUpdate, {
+      executeUpdate(stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)), holdSeatUpdate, {
         args: [{ holdId, purchaseId: holdId, ttlMs: 600_000 }],
         updateId: holdId,
       });

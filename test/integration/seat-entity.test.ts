@@ -15,6 +15,7 @@ import {
   type SeatEntityInput,
   type SeatView,
 } from '../../src/entities/seat/contract';
+import { executeUpdate } from '../../src/temporal/updates';
 import { eventually, openStack, uniqueId, type Stack } from '../support/stack';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -34,8 +35,9 @@ async function startSeat(eventId: string, seatId = 'A1'): Promise<WorkflowHandle
   });
 }
 
+// Sent the way the purchase saga sends it (src/temporal/updates.ts).
 const hold = (handle: WorkflowHandle, holdId: string, ttlMs = 60_000) =>
-  handle.executeUpdate(holdSeatUpdate, {
+  executeUpdate(handle, holdSeatUpdate, {
     args: [{ holdId, purchaseId: `p-${holdId}`, ttlMs }],
     updateId: `hold-${holdId}`,
   });

@@ -19,6 +19,7 @@ import {
 } from '../../entities/seat/contract';
 import { FailureCode, isFailureCode } from '../../failures';
 import { signToken } from '../../lib/signing';
+import { executeUpdate } from '../../temporal/updates';
 import type { Channel, Notifier } from '../../providers/notifier';
 import { GatewayUnavailable, PaymentDeclined, type PaymentGateway } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
@@ -63,7 +64,7 @@ async function seatUpdate<Arg>(
   const handle = client.workflow.getHandle(seatWorkflowId(eventId, seatId));
   try {
     return await client.withDeadline(Date.now() + SEAT_UPDATE_DEADLINE_MS, () =>
-      handle.executeUpdate(update, { args: [arg], updateId }),
+      executeUpdate(handle, update, { args: [arg], updateId }),
     );
   } catch (err) {
     if (
