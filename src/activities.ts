@@ -1,8 +1,10 @@
 /** Every activity the worker registers, built from injected clients. */
 import type { Client } from '@temporalio/client';
 import type { PurchaseCache } from './cache/purchase-cache';
+import type { QueueCache } from './cache/queue-cache';
 import type { SeatCache } from './cache/seat-cache';
 import { createEventActivities } from './entities/event/activities';
+import { createQueueActivities } from './entities/queue/activities';
 import { createSeatActivities } from './entities/seat/activities';
 import type { Notifier } from './providers/notifier';
 import type { PaymentGateway } from './providers/payments';
@@ -13,6 +15,7 @@ export interface ActivityDeps {
   client: Client;
   seatCache: SeatCache;
   purchaseCache: PurchaseCache;
+  queueCache: QueueCache;
   taskQueue: string;
   payments: PaymentGateway;
   notifier: Notifier;
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createSeatActivities({ cache }),
     ...createEventActivities({ ...deps, cache }),
+    ...createQueueActivities(deps),
     ...createPurchaseActivities(deps),
   };
 }

@@ -9,6 +9,7 @@ import { rebuildAll } from './cache/rebuild';
 import { createRedis, waitForRedis } from './cache/redis';
 import { SeatCache } from './cache/seat-cache';
 import { PurchaseCache } from './cache/purchase-cache';
+import { QueueCache } from './cache/queue-cache';
 import { loadWorkerConfig } from './config';
 import { Knobs } from './providers/knobs';
 import { Notifier } from './providers/notifier';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
   const redis = createRedis(config.redis);
   const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
   const cache = new SeatCache(redis);
+  const queueCache = new QueueCache(redis);
   const store = new ProviderStore(config.providersDb);
   const knobs = new Knobs(store);
 
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
       client,
       seatCache: cache,
       purchaseCache: new PurchaseCache(redis),
+      queueCache,
       taskQueue: temporal.taskQueue,
       payments: new PaymentGateway(store, knobs),
       notifier: new Notifier(store, knobs),
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   console.log(`worker ready on task queue "${temporal.taskQueue}" at ${temporal.address}`);
 
   waitForRedis(redis)
-    .then(() => rebuildAll({ client, cache }))
+    .then(() => rebuildAll({ client, cache, queueCache }))
     .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
     .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
 

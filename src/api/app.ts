@@ -22,6 +22,8 @@ import metrics from './plugins/metrics';
 import events from './routes/events';
 import ops from './routes/ops';
 import purchases from './routes/purchases';
+import queue from './routes/queue';
+import type { JoinBatching } from './routes/queue/service';
 import { Problem } from './schemas/common';
 
 // JSON bodies are checked as sent: a wrong type is a 400, never coerced. Path and query values arrive as
@@ -38,6 +40,7 @@ export interface AppOptions {
   adminToken: string;
   signingSecret: string;
   purchase: PurchaseConfig;
+  joinBatching?: JoinBatching;
   closeClients?: boolean;
   logger?: FastifyServerOptions['logger'];
 }
@@ -73,6 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(ops);
   await app.register(events);
+  await app.register(queue, { signingSecret: opts.signingSecret, joinBatching: opts.joinBatching });
   await app.register(purchases, { signingSecret: opts.signingSecret, purchase: opts.purchase });
   return app;
 }

@@ -3,6 +3,7 @@ import { loadRedisConfig, loadTemporalConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { rebuildAll, rebuildEvent } from './rebuild';
 import { createRedis, waitForRedis } from './redis';
+import { QueueCache } from './queue-cache';
 import { SeatCache } from './seat-cache';
 
 async function main(): Promise<void> {
@@ -11,7 +12,7 @@ async function main(): Promise<void> {
   const redis = createRedis(loadRedisConfig());
   try {
     await waitForRedis(redis);
-    const deps = { client, cache: new SeatCache(redis) };
+    const deps = { client, cache: new SeatCache(redis), queueCache: new QueueCache(redis) };
     if (eventId) {
       const result = await rebuildEvent(deps, eventId);
       if (!result) throw new Error(`no event ${eventId} (or its seats are still being created)`);

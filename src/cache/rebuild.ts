@@ -11,18 +11,22 @@ import {
   eventLifecycleQuery,
   eventWorkflowId,
 } from '../entities/event/contract';
+import { queueSnapshotQuery, queueWorkflowId } from '../entities/queue/contract';
 import { seatIds, seatStateQuery, seatWorkflowId, type SeatView } from '../entities/seat/contract';
+import type { QueueCache } from './queue-cache';
 import type { SeatCache } from './seat-cache';
 
 export interface RebuildDeps {
   client: Client;
   cache: SeatCache;
+  /** When given, a queue event's waiting-room view is restored too. */
+  queueCache?: QueueCache;
   concurrency?: number;
 }
 
 /** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
 export async function rebuildEvent(
-  { client, cache, concurrency = 32 }: RebuildDeps,
+  { client, cache, queueCache, concurrency = 32 }: RebuildDeps,
   eventId: string,
 ): Promise<{ seats: number } | undefined> {
   const handle = client.workflow.getHandle(eventWorkflowId(eventId));
@@ -54,6 +58,15 @@ export async function rebuildEvent(
   await cache.projectSeats(eventId, found);
   await cache.recount(eventId);
   await cache.putEvent({ definition, closed: lifecycle.closed });
+  if (queueCache && definition.admission === 'queue') {
+    try {
+      await queueCache.project(
+        await client.workflow.getHandle(queueWorkflowId(eventId)).query(queueSnapshotQuery),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err; // not provisioned yet
+    }
+  }
   return { seats: found.length };
 }
 

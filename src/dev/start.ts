@@ -24,7 +24,8 @@ export const DEMO_EVENT = {
   rows: 20,
   seatsPerRow: 25,
   priceCents: 7500,
-  admission: 'direct',
+  admission: 'queue',
+  maxActivePurchases: 100,
 } as const;
 
 /** Local secrets, generated once and kept in the git-ignored data folder unless set in the environment. */
@@ -50,6 +51,8 @@ async function createDemoEvent(apiUrl: string, adminToken: string): Promise<stri
     body: JSON.stringify(DEMO_EVENT),
   });
   const body = await response.text();
+  // Kept from an earlier version of the demo (a local .data folder): use it as it is.
+  if (response.status === 409) return 'already there, with an earlier definition';
   if (response.status !== 201 && response.status !== 200) {
     throw new Error(`creating ${DEMO_EVENT.eventId} failed: ${response.status} ${body}`);
   }
@@ -138,7 +141,8 @@ TicketDrop is up.
   API docs     ${apiUrl}/docs
   Temporal UI  ${uiUrl}
   Admin token  ${secrets.adminToken}
-  Demo event   ${DEMO_EVENT.eventId} (${DEMO_EVENT.rows * DEMO_EVENT.seatsPerRow} seats, ${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
+  Demo event   ${DEMO_EVENT.eventId} (${DEMO_EVENT.rows * DEMO_EVENT.seatsPerRow} seats, waiting room, ${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
+  Join it      curl -s -XPOST ${apiUrl}/events/${DEMO_EVENT.eventId}/queue -H 'content-type: application/json' -d '{"fanId":"fan-1"}'
   Logs         ${logs}
 Press Ctrl-C to stop.`);
   } catch (err) {

@@ -95,6 +95,9 @@ export async function createTestEvent(
     seatsPerRow?: number;
     holdTtlSeconds?: number;
     admission?: 'queue' | 'direct';
+    maxActivePurchases?: number;
+    admissionTtlSeconds?: number;
+    onSaleAt?: string;
   } = {},
 ): Promise<string> {
   const eventId = uniqueId('ev');
@@ -127,11 +130,13 @@ export async function startPurchase(
   stack: Stack,
   eventId: string,
   body: { fanId: string; seatId?: string; paymentToken?: string },
+  admissionToken?: string,
 ): Promise<StartedPurchase> {
   const response = await stack.app.inject({
     method: 'POST',
     url: `/events/${eventId}/purchases`,
     payload: { paymentToken: 'tok_ok', ...body },
+    headers: admissionToken ? { authorization: `Bearer ${admissionToken}` } : {},
   });
   const json = response.json() as { purchaseId: string; token: string };
   return { statusCode: response.statusCode, purchaseId: json.purchaseId, token: json.token };

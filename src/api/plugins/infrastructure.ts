@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { PurchaseCache } from '../../cache/purchase-cache';
+import { QueueCache } from '../../cache/queue-cache';
 import type { RedisClient } from '../../cache/redis';
 import { SeatCache } from '../../cache/seat-cache';
 
@@ -9,6 +11,8 @@ declare module 'fastify' {
     temporal: Client;
     redis: RedisClient;
     seatCache: SeatCache;
+    queueCache: QueueCache;
+    purchaseCache: PurchaseCache;
     taskQueue: string;
   }
 }
@@ -27,6 +31,8 @@ export default fp(
     app.decorate('temporal', opts.temporal);
     app.decorate<RedisClient>('redis', opts.redis);
     app.decorate('seatCache', new SeatCache(opts.redis));
+    app.decorate('queueCache', new QueueCache(opts.redis));
+    app.decorate('purchaseCache', new PurchaseCache(opts.redis));
     app.decorate('taskQueue', opts.taskQueue);
     if (opts.closeClients) {
       app.addHook('onClose', async () => {

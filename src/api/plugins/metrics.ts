@@ -14,6 +14,22 @@ const httpDuration = new Histogram({
   registers: [register],
 });
 
+/** Fans per join Update sent to a queue entity (the group commit's batch sizes). */
+export const joinBatchSize = new Histogram({
+  name: 'ticketdrop_join_batch_size',
+  help: 'Fans per join batch sent to a queue entity',
+  buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+  registers: [register],
+});
+
+export const joinBatchSeconds = new Histogram({
+  name: 'ticketdrop_join_batch_seconds',
+  help: 'Time for one join batch Update to return, by outcome',
+  labelNames: ['outcome'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [register],
+});
+
 export default fp(
   async function metrics(app: FastifyInstance) {
     app.addHook('onResponse', async (request, reply) => {

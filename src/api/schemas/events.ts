@@ -21,6 +21,13 @@ export const CreateEventBody = Type.Object(
     holdTtlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
     admission: Type.Optional(Admission),
     maxActivePurchases: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    admissionTtlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3600,
+        description: 'Queue events: how long an admission lasts (default 120)',
+      }),
+    ),
     onSaleAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
+import type { QueueCache } from '../../cache/queue-cache';
 import type { SeatCache } from '../../cache/seat-cache';
 import { mapLimit } from '../../lib/concurrency';
 import {
@@ -12,17 +13,31 @@ import {
   seatWorkflowId,
   type SeatEntityInput,
 } from '../seat/contract';
-import type { EventDefinition } from './contract';
+import {
+  closeQueueSignal,
+  QUEUE_WORKFLOW_TYPE,
+  queueSnapshotQuery,
+  queueWorkflowId,
+  type QueueEntityInput,
+} from '../queue/contract';
+import { capacityOf, type EventDefinition } from './contract';
 
 export interface EventActivityDeps {
   client: Client;
   cache: SeatCache;
+  queueCache: QueueCache;
   taskQueue: string;
   /** Seat workflow starts in flight at once. */
   concurrency?: number;
 }
 
-export function createEventActivities({ client, cache, taskQueue, concurrency = 32 }: EventActivityDeps) {
+export function createEventActivities({
+  client,
+  cache,
+  queueCache,
+  taskQueue,
+  concurrency = 32,
+}: EventActivityDeps) {
   return {
     /**
      * Starts one seat entity per seat (idempotent: a seat that already runs is kept) and seeds the
@@ -54,9 +69,44 @@ export function createEventActivities({ client, cache, taskQueue, concurrency = 
       return ids.length;
     },
 
-    /** Tells every seat entity that the event is closed, then marks it closed in the cache. */
+    /**
+     * Starts the event's waiting room (idempotent: a queue that already runs is kept) and seeds the
+     * cache with its first view, so polls and the place index start complete.
+     */
+    async provisionQueue(definition: EventDefinition): Promise<void> {
+      const { eventId } = definition;
+      const args: [QueueEntityInput] = [
+        {
+          settings: {
+            eventId,
+            capacity: capacityOf(definition),
+            maxActivePurchases: definition.maxActivePurchases,
+            admissionTtlMs: definition.admissionTtlSeconds * 1000,
+            opensAt: definition.onSaleAt ? Date.parse(definition.onSaleAt) : undefined,
+          },
+        },
+      ];
+      const handle = await client.workflow.start(QUEUE_WORKFLOW_TYPE, {
+        workflowId: queueWorkflowId(eventId),
+        taskQueue,
+        args,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],
+      });
+      await queueCache.project(await handle.query(queueSnapshotQuery));
+    },
+
+    /** Tells every seat entity (and the waiting room) that the event is closed; marks it so in the cache. */
     async closeSeats(definition: EventDefinition): Promise<void> {
       const { eventId } = definition;
+      if (definition.admission === 'queue') {
+        await client.workflow
+          .getHandle(queueWorkflowId(eventId))
+          .signal(closeQueueSignal)
+          .catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err; // already finished
+          });
+      }
       await mapLimit(seatIds(definition.rows, definition.seatsPerRow), concurrency, async (seatId) => {
         try {
           await client.workflow.getHandle(seatWorkflowId(eventId, seatId)).signal(closeSeatSignal);

@@ -24,11 +24,18 @@ export interface EventDefinition {
   holdTtlSeconds: number;
   admission: Admission;
   maxActivePurchases: number;
+  /** How long an admission from the waiting room lasts (queue events). */
+  admissionTtlSeconds: number;
   /** ISO-8601; absent means on sale as soon as the event exists. */
   onSaleAt?: string;
 }
 
-export const EVENT_DEFAULTS = { holdTtlSeconds: 300, admission: 'queue', maxActivePurchases: 100 } as const;
+export const EVENT_DEFAULTS = {
+  holdTtlSeconds: 300,
+  admission: 'queue',
+  maxActivePurchases: 100,
+  admissionTtlSeconds: 120,
+} as const;
 
 export interface EventLifecycle {
   /** Every seat entity exists and the read-side cache holds the seat map. */
@@ -49,6 +56,7 @@ export function sameDefinition(a: EventDefinition, b: EventDefinition): boolean 
     'holdTtlSeconds',
     'admission',
     'maxActivePurchases',
+    'admissionTtlSeconds',
     'onSaleAt',
   ];
   return keys.every((key) => a[key] === b[key]);

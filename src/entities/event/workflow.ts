@@ -1,8 +1,9 @@
 /**
- * The event entity: the durable record of an event's definition. It provisions the seat entities,
- * answers for the definition (so Redis is never the only copy), and closes the seats on request.
+ * The event entity: the durable record of an event's definition. It provisions the seat entities (and
+ * a queue event's waiting room), answers for the definition (so Redis is never the only copy), and
+ * closes them on request.
  */
-import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { EventActivities } from './activities';
 import {
   awaitEventReadyUpdate,
@@ -13,7 +14,7 @@ import {
   type EventLifecycle,
 } from './contract';
 
-const { provisionSeats, closeSeats } = proxyActivities<EventActivities>({
+const { provisionSeats, provisionQueue, closeSeats } = proxyActivities<EventActivities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
@@ -36,6 +37,7 @@ export async function eventEntity({ definition }: EventEntityInput): Promise<Eve
   });
 
   await provisionSeats(definition);
+  if (definition.admission === 'queue' && patched('waiting-room')) await provisionQueue(definition);
   lifecycle.ready = true;
 
   await condition(() => closeRequested);

@@ -45,6 +45,8 @@ export interface PurchaseStatus {
   failure?: PurchaseFailure;
   /** Compensations that ran, in order (e.g. "refund", "release"). */
   compensations?: string[];
+  /** Fingerprint of the request that started it: a different request by the same fan is refused. */
+  requestDigest?: string;
 }
 
 export interface NotifyPolicy {
@@ -64,6 +66,9 @@ export interface PurchaseInput {
   /** Start-to-close limit of one charge attempt. */
   paymentTimeoutMs: number;
   notify: NotifyPolicy;
+  /** Queue events: the waiting-room position whose admission this purchase uses. */
+  admission?: { position: number };
+  requestDigest?: string;
 }
 
 export const purchaseStatusQuery = defineQuery<PurchaseStatus>('purchaseStatus');

@@ -11,6 +11,7 @@ import {
   ParentClosePolicy,
   TimeoutFailure,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -19,6 +20,12 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import {
+  admissionUsedSignal,
+  purchaseFinishedSignal,
+  queueWorkflowId,
+  type PurchaseOutcome,
+} from '../../entities/queue/contract';
 import { FailureCode, isFailureCode } from '../../failures';
 import type { PurchaseActivities } from './activities';
 import {
@@ -70,10 +77,33 @@ function toFailure(err: unknown): PurchaseFailure {
   return { code: FailureCode.INTERNAL, message: err instanceof Error ? err.message : String(err) };
 }
 
+/**
+ * Tells the waiting room (queue events only) that the admission is in use now, and later that the purchase
+ * ended, so its slot goes to the next fan. The second signal waits for the first, so they arrive in order.
+ * A queue that already finished (event closed) needs neither.
+ */
+function admissionReporter(
+  input: PurchaseInput,
+): (outcome: PurchaseOutcome, code?: FailureCode) => Promise<void> {
+  const { admission, eventId, fanId } = input;
+  if (!admission) return async () => undefined;
+  const queue = getExternalWorkflowHandle(queueWorkflowId(eventId));
+  const warn = (err: unknown) => log.warn('waiting room not told', { eventId, fanId, err });
+  const used = queue.signal(admissionUsedSignal, { position: admission.position, fanId }).catch(warn);
+  return async (outcome, code) => {
+    await used;
+    await queue
+      .signal(purchaseFinishedSignal, { position: admission.position, fanId, outcome, code })
+      .catch(warn);
+  };
+}
+
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   const { purchaseId, eventId, fanId } = input;
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
+  if (input.requestDigest) status.requestDigest = input.requestDigest;
+  const reportToQueue = admissionReporter(input);
   const { chargePayment } = proxyActivities<PurchaseActivities>({
     startToCloseTimeout: input.paymentTimeoutMs,
     heartbeatTimeout: Math.min(input.paymentTimeoutMs, 2_000),
@@ -172,16 +202,15 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
           ran.push(`${step.name}:${toFailure(stepErr).code}`);
         }
       }
-      await move({
-        state: failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed',
-        failure,
-        compensations: ran,
-      });
+      const state = failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed';
+      await move({ state, failure, compensations: ran });
+      await reportToQueue(state, failure.code);
     });
     throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
   }
 
   await move({ state: 'completed' });
+  await reportToQueue('completed');
   const args: [ConfirmationInput] = [
     {
       purchaseId,

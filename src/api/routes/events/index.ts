@@ -12,7 +12,7 @@ import {
 import { EventService, normalizeDefinition } from './service';
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new EventService(app.temporal, app.seatCache, app.taskQueue);
+  const service = new EventService(app.temporal, app.seatCache, app.taskQueue, app.queueCache);
 
   app.post(
     '/events',

@@ -10,6 +10,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { rebuildEvent } from '../../../cache/rebuild';
+import type { CachedQueueView, QueueCache } from '../../../cache/queue-cache';
 import type { CachedEvent, SeatCache, SeatCounts } from '../../../cache/seat-cache';
 import {
   awaitEventReadyUpdate,
@@ -57,16 +58,29 @@ export function normalizeDefinition(body: CreateEventBody): EventDefinition {
     holdTtlSeconds: body.holdTtlSeconds ?? EVENT_DEFAULTS.holdTtlSeconds,
     admission: body.admission ?? EVENT_DEFAULTS.admission,
     maxActivePurchases: body.maxActivePurchases ?? EVENT_DEFAULTS.maxActivePurchases,
+    admissionTtlSeconds: body.admissionTtlSeconds ?? EVENT_DEFAULTS.admissionTtlSeconds,
   };
   if (body.onSaleAt !== undefined) definition.onSaleAt = new Date(body.onSaleAt).toISOString();
   return definition;
 }
 
-export function eventStatus(event: CachedEvent, counts: SeatCounts, now = Date.now()): EventStatus {
+export function eventStatus(
+  event: CachedEvent,
+  counts: SeatCounts,
+  queue?: CachedQueueView,
+  now = Date.now(),
+): EventStatus {
   if (event.closed) return 'closed';
   if (event.definition.onSaleAt && Date.parse(event.definition.onSaleAt) > now) return 'scheduled';
-  if (counts.available === 0 && counts.held === 0) return 'sold-out';
+  if ((counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out') return 'sold-out';
   return 'on-sale';
+}
+
+/** The waiting room's counts: fans placed, admitted so far, and still waiting for admission. */
+function queueCounts(queue: CachedQueueView | undefined): EventSummary['queue'] {
+  if (!queue) return { joined: 0, admitted: 0, waiting: 0 };
+  const waiting = queue.closed ? 0 : queue.joined - queue.admittedThrough;
+  return { joined: queue.joined, admitted: queue.admittedThrough, waiting };
 }
 
 export class EventService {
@@ -74,6 +88,7 @@ export class EventService {
     private readonly client: Client,
     private readonly cache: SeatCache,
     private readonly taskQueue: string,
+    private readonly queueCache?: QueueCache,
   ) {}
 
   /** Creates the event (or finds the identical one); resolves once every seat entity exists. */
@@ -134,16 +149,20 @@ export class EventService {
     const event = await this.event(eventId);
     const counts = await this.cached(() => this.cache.getCounts(eventId));
     const { definition } = event;
+    const queue =
+      definition.admission === 'queue'
+        ? await this.queueCache?.get(eventId).catch(() => undefined)
+        : undefined;
     return {
       eventId,
       name: definition.name,
       capacity: capacityOf(definition),
       ...counts,
-      status: eventStatus(event, counts),
+      status: eventStatus(event, counts, queue),
       admission: definition.admission,
       priceCents: definition.priceCents,
       onSaleAt: definition.onSaleAt,
-      queue: { joined: 0, admitted: 0, waiting: 0 },
+      queue: queueCounts(queue),
     };
   }
 
@@ -153,7 +172,7 @@ export class EventService {
     const ids = seatIds(definition.rows, definition.seatsPerRow);
     let seats = await this.cached(() => this.cache.getSeats(eventId));
     if (seats.size < ids.length) {
-      await rebuildEvent({ client: this.client, cache: this.cache }, eventId);
+      await rebuildEvent({ client: this.client, cache: this.cache, queueCache: this.queueCache }, eventId);
       seats = await this.cached(() => this.cache.getSeats(eventId));
     }
     return ids.flatMap((seatId) => {
@@ -178,7 +197,10 @@ export class EventService {
   async event(eventId: string): Promise<CachedEvent> {
     const cached = await this.cached(() => this.cache.getEvent(eventId));
     if (cached) return cached;
-    const rebuilt = await rebuildEvent({ client: this.client, cache: this.cache }, eventId);
+    const rebuilt = await rebuildEvent(
+      { client: this.client, cache: this.cache, queueCache: this.queueCache },
+      eventId,
+    );
     const event = rebuilt && (await this.cached(() => this.cache.getEvent(eventId)));
     if (!event) throw new HttpProblem(FailureCode.NOT_FOUND, `no event ${eventId}`);
     return event;

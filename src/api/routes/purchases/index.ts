@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { PurchaseCache } from '../../../cache/purchase-cache';
 import type { PurchaseConfig } from '../../../config';
 import { problems } from '../../schemas/common';
 import {
@@ -12,6 +11,7 @@ import {
   VerifiedTicket,
   VerifyTicketBody,
 } from '../../schemas/purchases';
+import { bearerToken } from '../../plugins/auth';
 import { requirePurchaseToken } from '../../tokens';
 import { EventService } from '../events/service';
 import { PurchaseService } from './service';
@@ -22,12 +22,13 @@ export interface PurchaseRoutesOptions {
 }
 
 const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, opts) => {
-  const events = new EventService(app.temporal, app.seatCache, app.taskQueue);
+  const events = new EventService(app.temporal, app.seatCache, app.taskQueue, app.queueCache);
   const service = new PurchaseService(
     app.temporal,
     events,
     app.seatCache,
-    new PurchaseCache(app.redis),
+    app.purchaseCache,
+    app.queueCache,
     app.taskQueue,
     opts.signingSecret,
     opts.purchase,
@@ -37,15 +38,21 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
     '/events/:eventId/purchases',
     {
       schema: {
-        summary: 'Buy a seat (or the best available one): starts the purchase saga',
+        summary:
+          'Buy a seat (or the best available one): starts the purchase saga. Queue events need the admission token as bearer token',
         tags: ['purchases'],
+        security: [{ bearer: [] }],
         params: EventPurchaseParams,
         body: CreatePurchaseBody,
         response: { 200: PurchaseCreated, 202: PurchaseCreated, ...problems(400, 403, 404, 409, 503) },
       },
     },
     async (request, reply) => {
-      const { created, purchaseId, token } = await service.create(request.params.eventId, request.body);
+      const { created, purchaseId, token } = await service.create(
+        request.params.eventId,
+        request.body,
+        bearerToken(request),
+      );
       return reply.code(created ? 202 : 200).send({ purchaseId, token });
     },
   );

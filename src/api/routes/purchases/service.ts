@@ -10,7 +10,9 @@ import {
   type Client,
 } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
+import type { QueueCache } from '../../../cache/queue-cache';
 import type { SeatCache } from '../../../cache/seat-cache';
 import type { PurchaseConfig } from '../../../config';
 import { seatExists, seatTicketQuery, seatWorkflowId } from '../../../entities/seat/contract';
@@ -28,11 +30,18 @@ import {
 } from '../../../sagas/purchase/contract';
 import { HttpProblem } from '../../problem';
 import type { CreatePurchaseBody } from '../../schemas/purchases';
-import { issuePurchaseToken, type PurchaseClaims } from '../../tokens';
+import { issuePurchaseToken, readAdmissionToken, type PurchaseClaims } from '../../tokens';
 import type { EventService } from '../events/service';
 
 const POLL_INTERVAL_MS = 100;
 const CANCEL_DEADLINE_MS = 30_000;
+
+/** What makes two purchase requests by one fan the same request. */
+const digestOf = (body: CreatePurchaseBody): string =>
+  createHash('sha256')
+    .update(`${body.seatId ?? '*'}|${body.paymentToken}`)
+    .digest('base64url')
+    .slice(0, 16);
 
 const isTerminal = (status: PurchaseStatus): boolean => TERMINAL_STATES.includes(status.state);
 
@@ -42,15 +51,20 @@ export class PurchaseService {
     private readonly events: EventService,
     private readonly seatCache: SeatCache,
     private readonly purchaseCache: PurchaseCache,
+    private readonly queueCache: QueueCache,
     private readonly taskQueue: string,
     private readonly signingSecret: string,
     private readonly config: PurchaseConfig,
   ) {}
 
-  /** Starts the fan's purchase, or returns the one the fan already has (`created: false`). */
+  /**
+   * Starts the fan's purchase, or returns the one the fan already has (`created: false`). A queue event
+   * needs the fan's admission token; its admission is used once (a different request is refused).
+   */
   async create(
     eventId: string,
     body: CreatePurchaseBody,
+    admissionToken?: string,
   ): Promise<{ created: boolean; purchaseId: string; token: string }> {
     const event = await this.events.event(eventId);
     const { definition } = event;
@@ -63,7 +77,21 @@ export class PurchaseService {
     if (body.seatId && !seatExists(body.seatId, definition.rows, definition.seatsPerRow)) {
       throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no seat ${body.seatId}`);
     }
-    if (await this.cachedStatus(eventId, body.fanId)) return answer(false);
+    const queued = definition.admission === 'queue';
+    const admission = queued
+      ? readAdmissionToken(admissionToken, this.signingSecret, eventId, body.fanId)
+      : undefined;
+    const requestDigest = digestOf(body);
+    const existing = await this.cachedStatus(eventId, body.fanId);
+    if (existing) {
+      if (queued && existing.requestDigest && existing.requestDigest !== requestDigest) {
+        throw new HttpProblem(
+          FailureCode.ADMISSION_USED,
+          `this admission was used for purchase ${purchaseId}; one purchase per fan per event`,
+        );
+      }
+      return answer(false);
+    }
     if (event.closed) throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
     if (definition.onSaleAt && Date.parse(definition.onSaleAt) > Date.now()) {
       throw new HttpProblem(
@@ -71,14 +99,15 @@ export class PurchaseService {
         `event ${eventId} goes on sale at ${definition.onSaleAt}`,
       );
     }
-    if (definition.admission === 'queue') {
+    if (admission && admission.expiresAt <= Date.now()) {
       throw new HttpProblem(
-        FailureCode.NOT_ADMITTED,
-        `event ${eventId} sells through its waiting room: join the queue first`,
+        FailureCode.ADMISSION_EXPIRED,
+        `the admission expired at ${new Date(admission.expiresAt).toISOString()}`,
       );
     }
+    const queue = queued ? await this.queueCache.get(eventId).catch(() => undefined) : undefined;
     const counts = await this.seatCache.getCounts(eventId).catch(() => undefined);
-    if (counts && counts.available === 0 && counts.held === 0) {
+    if ((counts && counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out') {
       throw new HttpProblem(FailureCode.SOLD_OUT, `event ${eventId} is sold out`);
     }
 
@@ -95,7 +124,9 @@ export class PurchaseService {
         maxAttempts: this.config.notifyMaxAttempts,
         initialIntervalMs: this.config.notifyInitialIntervalMs,
       },
+      requestDigest,
     };
+    if (admission) input.admission = { position: admission.position };
     try {
       await this.client.workflow.start(PURCHASE_WORKFLOW_TYPE, {
         workflowId: purchaseId,
@@ -116,6 +147,7 @@ export class PurchaseService {
       version: 1,
     };
     if (body.seatId) initial.seatId = body.seatId;
+    initial.requestDigest = requestDigest;
     await this.purchaseCache.project(initial).catch(() => undefined); // the saga projects every later state
     return answer(true);
   }

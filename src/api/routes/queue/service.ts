@@ -1,0 +1,283 @@
+/**
+ * What the waiting-room routes do, apart from HTTP. Joins are group-committed: concurrent joins for one
+ * event travel to its queue entity as one Update per batch. Polls are answered from the read-side cache
+ * (the entity's published view, its admission ranges, the purchase projections); the entity is queried
+ * only to repair a cache that lost its view, at most once per event at a time.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { nanoid } from 'nanoid';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PurchaseCache } from '../../../cache/purchase-cache';
+import type { CachedQueueView, QueueCache } from '../../../cache/queue-cache';
+import {
+  decodePlace,
+  joinQueueUpdate,
+  mix32,
+  pollAfterMs,
+  queueSnapshotQuery,
+  queueWorkflowId,
+  shufflePosition,
+  type AdmissionRange,
+  type QueueView,
+} from '../../../entities/queue/contract';
+import { FailureCode } from '../../../failures';
+import { GroupCommit } from '../../../lib/group-commit';
+import {
+  purchaseStatusQuery,
+  purchaseWorkflowId,
+  TERMINAL_STATES,
+  type PurchaseStatus,
+} from '../../../sagas/purchase/contract';
+import { executeUpdate } from '../../../temporal/updates';
+import { joinBatchSeconds, joinBatchSize } from '../../plugins/metrics';
+import { HttpProblem } from '../../problem';
+import type { QueueJoined, QueueStatus } from '../../schemas/queue';
+import { issueAdmissionToken, issueQueueToken, type QueueClaims } from '../../tokens';
+import type { EventService } from '../events/service';
+
+export interface JoinBatching {
+  /** Most fans per join Update. */
+  maxBatch: number;
+  /** How long the first join of an idle batch waits for company. */
+  lingerMs: number;
+}
+
+export const DEFAULT_JOIN_BATCHING: JoinBatching = { maxBatch: 500, lingerMs: 20 };
+
+const JOIN_DEADLINE_MS = 15_000;
+const JOIN_ATTEMPTS = 3;
+/** How long a repaired snapshot is reused for lookups the cache could not answer. */
+const SNAPSHOT_REUSE_MS = 1_000;
+const ADMITTED_POLL_MS = 1_000;
+
+interface Joined {
+  place: number;
+  fresh: boolean;
+  rejected?: FailureCode;
+}
+
+export class QueueService {
+  private readonly batchers = new Map<string, GroupCommit<string, Joined>>();
+  private readonly repairs = new Map<string, Promise<QueueView | undefined>>();
+  private readonly snapshots = new Map<string, { at: number; view: QueueView }>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly events: EventService,
+    private readonly cache: QueueCache,
+    private readonly purchases: PurchaseCache,
+    private readonly signingSecret: string,
+    private readonly batching: JoinBatching = DEFAULT_JOIN_BATCHING,
+  ) {}
+
+  /** Places the fan in the queue (or finds its place); `created` is false for a fan that had one. */
+  async join(eventId: string, fanId: string): Promise<{ created: boolean; joined: QueueJoined }> {
+    const event = await this.events.event(eventId);
+    if (event.definition.admission !== 'queue') {
+      throw new HttpProblem(
+        FailureCode.NO_WAITING_ROOM,
+        `event ${eventId} sells directly: it has no waiting room`,
+      );
+    }
+    if (event.closed) throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+    let place = await this.cache.placeOf(eventId, fanId).catch(() => undefined);
+    let created = false;
+    let view = await this.view(eventId);
+    if (place === undefined) {
+      // A queue that takes nobody new answers from the cache alone, unless the cache lost places (a
+      // flush): then the entity tells known fans their place and refuses new ones.
+      if (view.closed && (await this.cache.placesComplete(eventId).catch(() => false))) {
+        throw closedProblem(eventId, view);
+      }
+      const joined = await this.batcher(eventId).submit(fanId);
+      if (joined.rejected) throw new HttpProblem(joined.rejected, `event ${eventId} takes nobody new`);
+      place = joined.place;
+      created = joined.fresh;
+      view = await this.view(eventId);
+    }
+    const claims: QueueClaims = { eventId, fanId, place };
+    const status = await this.status(claims, view);
+    return { created, joined: { ...status, token: issueQueueToken(this.signingSecret, claims) } };
+  }
+
+  /** The fan's standing, from the cache. */
+  async me(claims: QueueClaims): Promise<QueueStatus> {
+    return this.status(claims, await this.view(claims.eventId));
+  }
+
+  /** The queue's cached view; repaired from the entity when the cache has lost it. */
+  async view(eventId: string): Promise<CachedQueueView> {
+    const cached = await this.cache.get(eventId).catch(() => undefined);
+    if (cached) return cached;
+    const repaired = await this.repair(eventId);
+    if (!repaired) throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no waiting room`);
+    return repaired;
+  }
+
+  /** Sends every pending join and waits for the answers (used when the API shuts down). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.batchers.values()].map((b) => b.drain()));
+  }
+
+  private async status(claims: QueueClaims, view: CachedQueueView, now = Date.now()): Promise<QueueStatus> {
+    const { eventId, fanId } = claims;
+    const position = positionOf(claims.place, view);
+    const base = { fanId, position, admittedThrough: view.admittedThrough, ahead: 0 };
+    if (position === 0) {
+      const opensAt = view.opensAt ?? now;
+      // Spread the pre-queue's first polls over two seconds after opening instead of one instant.
+      const jitter = mix32(claims.place) % 2_000;
+      return {
+        ...base,
+        state: 'pre-queue',
+        pollAfterMs: Math.min(10_000, Math.max(500, opensAt - now + jitter)),
+        opensAt: new Date(opensAt).toISOString(),
+      };
+    }
+    if (position > view.admittedThrough) {
+      if (view.closed) return { ...base, state: 'sold-out', pollAfterMs: 0 };
+      const ahead = position - view.admittedThrough - 1;
+      return { ...base, state: 'waiting', ahead, pollAfterMs: pollAfterMs(ahead) };
+    }
+    const purchase = await this.purchases.get(eventId, fanId).catch(() => undefined);
+    if (purchase) return this.withPurchase(base, purchase);
+    if (view.closed) return { ...base, state: 'sold-out', pollAfterMs: 0 };
+    const range = await this.admissionOf(eventId, position);
+    if (range && now < range.expiresAt) {
+      const admissionToken = issueAdmissionToken(this.signingSecret, {
+        eventId,
+        fanId,
+        position,
+        expiresAt: range.expiresAt,
+      });
+      return {
+        ...base,
+        state: 'admitted',
+        pollAfterMs: ADMITTED_POLL_MS,
+        admission: { admissionToken, expiresAt: new Date(range.expiresAt).toISOString() },
+      };
+    }
+    // Expired, unless a purchase the cache lost was started in time: ask the saga once.
+    const started = await this.purchaseOf(eventId, fanId);
+    if (started) return this.withPurchase(base, started);
+    return { ...base, state: 'expired', pollAfterMs: 0 };
+  }
+
+  private withPurchase(
+    base: Omit<QueueStatus, 'state' | 'pollAfterMs'>,
+    purchase: PurchaseStatus,
+  ): QueueStatus {
+    const done = TERMINAL_STATES.includes(purchase.state);
+    return {
+      ...base,
+      state: done ? 'done' : 'purchasing',
+      pollAfterMs: done ? 0 : ADMITTED_POLL_MS,
+      purchaseId: purchase.purchaseId,
+    };
+  }
+
+  private async admissionOf(eventId: string, position: number): Promise<AdmissionRange | undefined> {
+    const cached = await this.cache.admissionOf(eventId, position).catch(() => undefined);
+    if (cached) return cached;
+    const memo = this.snapshots.get(eventId);
+    const view = memo && Date.now() - memo.at < SNAPSHOT_REUSE_MS ? memo.view : await this.repair(eventId);
+    return view?.ranges.find((range) => position >= range.from && position <= range.to);
+  }
+
+  private async purchaseOf(eventId: string, fanId: string): Promise<PurchaseStatus | undefined> {
+    try {
+      const status = await this.client.workflow
+        .getHandle(purchaseWorkflowId(eventId, fanId))
+        .query(purchaseStatusQuery);
+      await this.purchases.project(status).catch(() => undefined);
+      return status;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Reads the entity's whole view and writes it back to the cache; one query per event at a time. */
+  private repair(eventId: string): Promise<QueueView | undefined> {
+    let running = this.repairs.get(eventId);
+    if (!running) {
+      running = (async () => {
+        try {
+          const view = await this.client.workflow
+            .getHandle(queueWorkflowId(eventId))
+            .query(queueSnapshotQuery);
+          this.snapshots.set(eventId, { at: Date.now(), view });
+          await this.cache.project(view).catch(() => undefined);
+          return view;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        } finally {
+          this.repairs.delete(eventId);
+        }
+      })();
+      this.repairs.set(eventId, running);
+    }
+    return running;
+  }
+
+  private batcher(eventId: string): GroupCommit<string, Joined> {
+    let batcher = this.batchers.get(eventId);
+    if (!batcher) {
+      batcher = new GroupCommit<string, Joined>((fanIds) => this.commitJoins(eventId, fanIds), {
+        ...this.batching,
+        onBatch: (size, ms, failed) => {
+          joinBatchSize.observe(size);
+          joinBatchSeconds.observe({ outcome: failed ? 'failed' : 'ok' }, ms / 1000);
+        },
+      });
+      this.batchers.set(eventId, batcher);
+    }
+    return batcher;
+  }
+
+  /** One Update for the whole batch; the answer's places go to the cache for repeated joins. */
+  private async commitJoins(eventId: string, fanIds: string[]): Promise<Joined[]> {
+    const batchId = `join-${nanoid()}`;
+    const handle = this.client.workflow.getHandle(queueWorkflowId(eventId));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const answer = await this.client.withDeadline(Date.now() + JOIN_DEADLINE_MS, () =>
+          executeUpdate(handle, joinQueueUpdate, { args: [{ batchId, fanIds }], updateId: batchId }),
+        );
+        const places = new Map<string, number>();
+        fanIds.forEach((fanId, i) => {
+          if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
+        });
+        await this.cache.putPlaces(eventId, places).catch(() => undefined);
+        await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
+        const known = new Set(answer.known);
+        return fanIds.map((_, i) => ({
+          place: answer.places[i],
+          fresh: !known.has(i),
+          rejected: answer.places[i] === 0 ? answer.rejected : undefined,
+        }));
+      } catch (err) {
+        // The run may have continued as new under the Update: the next run knows every fan already placed.
+        if (!(err instanceof WorkflowNotFoundError) || attempt >= JOIN_ATTEMPTS) throw err;
+        await sleep(50 * attempt);
+      }
+    }
+  }
+}
+
+/** The fan's position: its own, or (pre-queue) the one the opening shuffle gave it; 0 before opening. */
+export function positionOf(place: number, view: Pick<QueueView, 'shuffle'>): number {
+  const decoded = decodePlace(place);
+  if (!decoded) return 0;
+  if ('position' in decoded) return decoded.position;
+  const { shuffle } = view;
+  if (!shuffle || decoded.prequeueIndex >= shuffle.size) return 0;
+  return shufflePosition(decoded.prequeueIndex, shuffle.size, shuffle.seed) + 1;
+}
+
+function closedProblem(eventId: string, view: CachedQueueView): HttpProblem {
+  return view.closed === 'sold-out'
+    ? new HttpProblem(FailureCode.SOLD_OUT, `event ${eventId} is sold out`)
+    : new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+}

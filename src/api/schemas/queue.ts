@@ -1,0 +1,50 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { FanId } from './purchases';
+
+export const JoinQueueBody = Type.Object({ fanId: FanId }, { additionalProperties: false });
+export type JoinQueueBody = Static<typeof JoinQueueBody>;
+
+export const FAN_QUEUE_STATES = [
+  'pre-queue',
+  'waiting',
+  'admitted',
+  'purchasing',
+  'done',
+  'expired',
+  'sold-out',
+] as const;
+export type FanQueueState = (typeof FAN_QUEUE_STATES)[number];
+
+const QueueFields = {
+  state: Type.Union(
+    FAN_QUEUE_STATES.map((state) => Type.Literal(state)),
+    {
+      description:
+        'pre-queue: joined before the sale opened, position assigned (shuffled) at opening; done: the purchase ended (see purchaseId)',
+    },
+  ),
+  position: Type.Integer({ minimum: 0, description: '1-based; 0 while in the pre-queue' }),
+  admittedThrough: Type.Integer({ description: 'Every position up to this one has been admitted' }),
+  ahead: Type.Integer({ description: 'Fans ahead still waiting for admission' }),
+  pollAfterMs: Type.Integer({
+    description: 'Poll again after this long; 0 when nothing is left to wait for',
+  }),
+  admission: Type.Optional(
+    Type.Object({
+      admissionToken: Type.String({ description: 'Bearer token for POST /events/:eventId/purchases' }),
+      expiresAt: Type.String({ format: 'date-time' }),
+    }),
+  ),
+  opensAt: Type.Optional(Type.String({ format: 'date-time' })),
+  purchaseId: Type.Optional(Type.String()),
+};
+
+export const QueueStatus = Type.Object({ fanId: Type.String(), ...QueueFields });
+export type QueueStatus = Static<typeof QueueStatus>;
+
+export const QueueJoined = Type.Object({
+  fanId: Type.String(),
+  token: Type.String({ description: 'Bearer token for GET /events/:eventId/queue/me' }),
+  ...QueueFields,
+});
+export type QueueJoined = Static<typeof QueueJoined>;

@@ -1,0 +1,92 @@
+/**
+ * The waiting room in the read-side cache: the queue entity's view (versioned compare-and-set, like every
+ * projection), its admission ranges in a sorted set (score = first position), and each fan's place as
+ * the API learned it from a join answer. Fans' polls and repeated joins are answered from here; losing
+ * it loses nothing the queue entity does not still hold.
+ */
+import type { AdmissionRange, QueueView } from '../entities/queue/contract';
+import type { RedisClient } from './redis';
+
+const PROJECT = `
+for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] == '0' then redis.call('SET', KEYS[3], '1') end
+local cur = redis.call('HGET', KEYS[1], 'version')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'view', ARGV[2])
+return 1
+`;
+
+const keys = (eventId: string) => ({
+  view: `td:{${eventId}}:queue`,
+  admissions: `td:{${eventId}}:admissions`,
+  fans: `td:{${eventId}}:fans`,
+  placesComplete: `td:{${eventId}}:places-complete`,
+});
+
+/** The cached view carries no ranges: look them up with `admissionOf`. */
+export type CachedQueueView = Omit<QueueView, 'ranges'>;
+
+export class QueueCache {
+  constructor(readonly redis: RedisClient) {}
+
+  /**
+   * Writes the view unless a newer one is cached; its ranges are added either way (they never change).
+   * The first view of an empty queue also marks the fans' places as complete.
+   */
+  async project(view: QueueView): Promise<boolean> {
+    const k = keys(view.eventId);
+    const { ranges, ...rest } = view;
+    const args = ranges.flatMap((r) => [String(r.from), `${r.from}:${r.to}:${r.expiresAt}`]);
+    const applied = await this.redis.eval(
+      PROJECT,
+      3,
+      k.view,
+      k.admissions,
+      k.placesComplete,
+      String(view.version),
+      JSON.stringify(rest),
+      String(view.joined),
+      ...args,
+    );
+    return applied === 1;
+  }
+
+  async get(eventId: string): Promise<CachedQueueView | undefined> {
+    const raw = await this.redis.hget(keys(eventId).view, 'view');
+    return raw ? (JSON.parse(raw) as CachedQueueView) : undefined;
+  }
+
+  /** The admission range that holds `position`, if the cache has it. */
+  async admissionOf(eventId: string, position: number): Promise<AdmissionRange | undefined> {
+    const [member] = await this.redis.zrevrangebyscore(
+      keys(eventId).admissions,
+      position,
+      '-inf',
+      'LIMIT',
+      0,
+      1,
+    );
+    if (!member) return undefined;
+    const [from, to, expiresAt] = member.split(':').map(Number);
+    return position >= from && position <= to ? { from, to, expiresAt } : undefined;
+  }
+
+  /** Fans' places as join answers gave them: position (> 0) or -(pre-queue index + 1). */
+  async putPlaces(eventId: string, places: Map<string, number>): Promise<void> {
+    if (places.size === 0) return;
+    await this.redis.hset(keys(eventId).fans, Object.fromEntries(places));
+  }
+
+  /**
+   * Whether the cache holds the place of every fan that joined. Marked while the queue is still empty
+   * and never again, so it is gone for good after a flush: then a fan missing here may still have a place.
+   */
+  async placesComplete(eventId: string): Promise<boolean> {
+    return (await this.redis.exists(keys(eventId).placesComplete)) === 1;
+  }
+
+  async placeOf(eventId: string, fanId: string): Promise<number | undefined> {
+    const raw = await this.redis.hget(keys(eventId).fans, fanId);
+    return raw === null ? undefined : Number(raw);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The waiting-room entity's contract: the only part of `entities/queue` other domains import.
+ * `queue-<eventId>` holds an event's durable fan order. The API sends it joins in batches (one Update per
+ * batch, never one message per fan); purchase sagas signal when an admission is used and when the
+ * purchase ends, so the entity admits the next fans at the pace purchases finish.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FailureCode } from '../../failures';
+
+export const QUEUE_WORKFLOW_TYPE = 'queueEntity';
+
+export const queueWorkflowId = (eventId: string): string => `queue-${eventId}`;
+
+export const FAN_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+const FAN_ID = new RegExp(FAN_ID_PATTERN);
+export const isFanId = (value: unknown): value is string => typeof value === 'string' && FAN_ID.test(value);
+
+/** Most fans in one join Update: keeps each Update's payload (≤ ~66 KB) far below the 2 MiB limit. */
+export const MAX_JOIN_BATCH = 1_000;
+/** Default life of an admission: the fan must start a purchase within it. */
+export const DEFAULT_ADMISSION_TTL_SECONDS = 120;
+/**
+ * How long after an admission's expiry its slot is still held for it. A purchase started just before the
+ * expiry announces itself by a signal that needs a moment to arrive; freeing the slot earlier could admit
+ * one fan too many.
+ */
+export const ADMISSION_GRACE_MS = 5_000;
+
+export interface QueueSettings {
+  eventId: string;
+  capacity: number;
+  maxActivePurchases: number;
+  admissionTtlMs: number;
+  /** Epoch ms when the sale opens; arrivals before it wait in the shuffled pre-queue. */
+  opensAt?: number;
+}
+
+export type QueueClosed = 'sold-out' | 'closed';
+
+/** A run of positions admitted together, all with the same expiry. */
+export interface AdmissionRange {
+  from: number;
+  to: number;
+  /** Epoch ms: the admission token of these positions expires then. */
+  expiresAt: number;
+}
+
+/** How the pre-queue was shuffled at opening: position = shufflePosition(index, size, seed) + 1. */
+export interface PrequeueShuffle {
+  seed: number;
+  size: number;
+}
+
+export type PurchaseOutcome = 'completed' | 'failed' | 'cancelled';
+
+/** What the entity publishes to the read-side cache, and answers to `queueSnapshot`. */
+export interface QueueView {
+  eventId: string;
+  /** Bumped on every change: the cache keeps only the newest. */
+  version: number;
+  opened: boolean;
+  opensAt?: number;
+  shuffle?: PrequeueShuffle;
+  /** Fans with a place: positions handed out plus the pre-queue. */
+  joined: number;
+  /** Every position up to here has been admitted. */
+  admittedThrough: number;
+  /** Admitted fans that have not finished: unused admissions plus purchases in flight. */
+  active: number;
+  purchasing: number;
+  peakActive: number;
+  maxActivePurchases: number;
+  sold: number;
+  capacity: number;
+  outcomes: Record<PurchaseOutcome, number>;
+  /** Admissions that ran out unused. */
+  expired: number;
+  closed?: QueueClosed;
+  /** Join batches applied, and runs (continue-as-new) so far. */
+  batches: number;
+  runs: number;
+  /** Admission ranges whose tokens are still live (all of them in a snapshot, only new ones when published). */
+  ranges: AdmissionRange[];
+}
+
+export interface JoinBatch {
+  batchId: string;
+  fanIds: string[];
+}
+
+/**
+ * The answer to a join batch, compact because it is kept in the queue's history: per fan (aligned with
+ * `fanIds`) a place that is a position (> 0), a pre-queue slot -(index + 1) (< 0) before the sale opens,
+ * or 0 when the queue takes nobody new (`rejected` says why).
+ */
+export interface JoinAnswer {
+  places: number[];
+  /** Indexes into `fanIds` of fans that already had their place (and keep it). */
+  known: number[];
+  rejected?: FailureCode;
+  view: QueueView;
+}
+
+export type Place = { position: number } | { prequeueIndex: number } | undefined;
+
+export function decodePlace(place: number): Place {
+  if (place > 0) return { position: place };
+  if (place < 0) return { prequeueIndex: -place - 1 };
+  return undefined;
+}
+
+export interface AdmissionUsed {
+  position: number;
+  fanId: string;
+}
+
+export interface PurchaseFinished {
+  position: number;
+  fanId: string;
+  outcome: PurchaseOutcome;
+  code?: FailureCode;
+}
+
+/** Joins one batch of fans; positions are contiguous in the batch's arrival order. */
+export const joinQueueUpdate = defineUpdate<JoinAnswer, [JoinBatch]>('joinQueue');
+export const admissionUsedSignal = defineSignal<[AdmissionUsed]>('admissionUsed');
+export const purchaseFinishedSignal = defineSignal<[PurchaseFinished]>('purchaseFinished');
+/** The event closed: the queue takes nobody more and finishes. */
+export const closeQueueSignal = defineSignal('closeQueue');
+/** Operator/test lever: continue as new at the next quiet moment. */
+export const rolloverQueueSignal = defineSignal('rolloverQueue');
+/** The whole view, with every live admission range (rebuilds the cache). */
+export const queueSnapshotQuery = defineQuery<QueueView>('queueSnapshot');
+
+export interface QueueEntityInput {
+  settings: QueueSettings;
+  /** Present in a continued run. */
+  snapshot?: QueueSnapshot;
+}
+
+/** The JSON part of the state carried through continue-as-new (fan hashes travel as binary arguments). */
+export interface QueueSnapshot {
+  hashKey: [number, number];
+  opened: boolean;
+  shuffle?: PrequeueShuffle;
+  admittedThrough: number;
+  active: ActiveAdmission[];
+  ranges: AdmissionRange[];
+  sold: number;
+  outcomes: Record<PurchaseOutcome, number>;
+  expired: number;
+  peakActive: number;
+  closed?: QueueClosed;
+  version: number;
+  batches: number;
+  runs: number;
+}
+
+export interface ActiveAdmission {
+  position: number;
+  state: 'admitted' | 'purchasing';
+  expiresAt: number;
+  fanId?: string;
+}
+
+/**
+ * Shuffles the pre-queue without storing a permutation: a 4-round Feistel network over the smallest
+ * even bit width that covers `size`, cycle-walked back into [0, size). A bijection on [0, size) for any
+ * seed, so every pre-queue fan gets exactly one position; the API computes a fan's position from its
+ * pre-queue index and the published seed.
+ */
+export function shufflePosition(index: number, size: number, seed: number): number {
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError('index out of range');
+  let bits = 2;
+  while (2 ** bits < size) bits += 2;
+  const half = bits / 2;
+  const mask = 2 ** half - 1;
+  let x = index;
+  do {
+    let left = Math.floor(x / 2 ** half);
+    let right = x & mask;
+    for (let round = 0; round < 4; round++) {
+      const f = mix32((right ^ Math.imul(seed ^ (round + 1), 0x9e3779b1)) >>> 0) & mask;
+      [left, right] = [right, (left ^ f) & mask];
+    }
+    x = left * 2 ** half + right;
+  } while (x >= size);
+  return x;
+}
+
+/** murmur3's 32-bit finalizer. */
+export function mix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** How long a waiting fan should wait before polling again: longer the further back it stands. */
+export function pollAfterMs(ahead: number): number {
+  return Math.min(10_000, 1_000 + 4 * Math.max(0, ahead));
+}

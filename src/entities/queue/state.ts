@@ -1,0 +1,317 @@
+/**
+ * The waiting room's state, free of Temporal. Fans are remembered by a keyed 64-bit hash of their id, in
+ * position order, so 50,000 fans cost 400 KB and travel through continue-as-new as one binary argument.
+ * Admission is pure bookkeeping: positions are admitted in order while admitted-but-unfinished fans stay
+ * under `maxActivePurchases` and seats may remain. Time and randomness are passed in.
+ */
+import { FailureCode } from '../../failures';
+import {
+  ADMISSION_GRACE_MS,
+  shufflePosition,
+  type ActiveAdmission,
+  type AdmissionRange,
+  type AdmissionUsed,
+  type JoinAnswer,
+  type PurchaseFinished,
+  type PurchaseOutcome,
+  type QueueSettings,
+  type QueueSnapshot,
+  type QueueView,
+} from './contract';
+
+const HASH_BYTES = 8;
+
+/** A keyed 64-bit hash (two 32-bit lanes) of a fan id, as 16 hex digits. */
+export function fanHash(fanId: string, key: [number, number]): string {
+  let h1 = (0xdeadbeef ^ key[0]) >>> 0;
+  let h2 = (0x41c6ce57 ^ key[1]) >>> 0;
+  for (let i = 0; i < fanId.length; i++) {
+    const c = fanId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  h1 = (h1 ^ fanId.length) >>> 0;
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+}
+
+export function packHashes(hashes: readonly string[]): Uint8Array {
+  const bytes = new Uint8Array(hashes.length * HASH_BYTES);
+  hashes.forEach((hash, i) => {
+    for (let b = 0; b < HASH_BYTES; b++)
+      bytes[i * HASH_BYTES + b] = parseInt(hash.slice(b * 2, b * 2 + 2), 16);
+  });
+  return bytes;
+}
+
+export function unpackHashes(bytes: Uint8Array | undefined): string[] {
+  if (!bytes) return [];
+  const hashes: string[] = new Array<string>(bytes.length / HASH_BYTES);
+  for (let i = 0; i < hashes.length; i++) {
+    let hash = '';
+    for (let b = 0; b < HASH_BYTES; b++) hash += bytes[i * HASH_BYTES + b].toString(16).padStart(2, '0');
+    hashes[i] = hash;
+  }
+  return hashes;
+}
+
+const noOutcomes = (): Record<PurchaseOutcome, number> => ({ completed: 0, failed: 0, cancelled: 0 });
+
+export class QueueState {
+  private readonly s: QueueSnapshot;
+  /** Fan hashes by position (index = position - 1). */
+  private readonly order: string[];
+  /** Fan hashes in pre-queue arrival order, until the sale opens. */
+  private prequeue: string[];
+  /** Hash → position (> 0) or -(pre-queue index + 1). */
+  private readonly index = new Map<string, number>();
+  private readonly active = new Map<number, ActiveAdmission>();
+  /** Ranges created since the last `takeNewRanges`. */
+  private fresh: AdmissionRange[] = [];
+
+  constructor(
+    readonly settings: QueueSettings,
+    snapshot: QueueSnapshot | undefined,
+    newKey: () => [number, number],
+    order?: Uint8Array,
+    prequeue?: Uint8Array,
+  ) {
+    this.s = snapshot
+      ? {
+          ...snapshot,
+          ranges: [...snapshot.ranges],
+          outcomes: { ...snapshot.outcomes },
+          runs: snapshot.runs + 1,
+        }
+      : {
+          hashKey: newKey(),
+          opened: settings.opensAt === undefined,
+          admittedThrough: 0,
+          active: [],
+          ranges: [],
+          sold: 0,
+          outcomes: noOutcomes(),
+          expired: 0,
+          peakActive: 0,
+          version: 0,
+          batches: 0,
+          runs: 1,
+        };
+    this.order = unpackHashes(order);
+    this.prequeue = unpackHashes(prequeue);
+    this.order.forEach((hash, i) => this.index.set(hash, i + 1));
+    this.prequeue.forEach((hash, i) => this.index.set(hash, -(i + 1)));
+    for (const entry of this.s.active) this.active.set(entry.position, { ...entry });
+  }
+
+  get version(): number {
+    return this.s.version;
+  }
+
+  get closed(): QueueSnapshot['closed'] {
+    return this.s.closed;
+  }
+
+  get opened(): boolean {
+    return this.s.opened;
+  }
+
+  get joined(): number {
+    return this.order.length + this.prequeue.length;
+  }
+
+  /** When the earliest unused admission's slot frees (expiry plus grace), if any is pending. */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const entry of this.active.values()) {
+      if (entry.state === 'admitted' && (next === undefined || entry.expiresAt < next))
+        next = entry.expiresAt;
+    }
+    return next === undefined ? undefined : next + ADMISSION_GRACE_MS;
+  }
+
+  /**
+   * Places a batch of fans. A fan already known keeps its place; new fans get the next positions in the
+   * batch's order (or pre-queue slots before the sale opens). Then admits whoever may go in.
+   */
+  join(fanIds: readonly string[], now: number, seed: () => number): Omit<JoinAnswer, 'view'> {
+    this.openIfDue(now, seed);
+    const answer: Omit<JoinAnswer, 'view'> = { places: [], known: [] };
+    let changed = false;
+    fanIds.forEach((fanId, i) => {
+      const hash = fanHash(fanId, this.s.hashKey);
+      let place = this.index.get(hash);
+      if (place !== undefined) {
+        answer.known.push(i);
+      } else if (this.s.closed) {
+        answer.rejected = this.s.closed === 'sold-out' ? FailureCode.SOLD_OUT : FailureCode.EVENT_CLOSED;
+        place = 0;
+      } else if (this.s.opened) {
+        this.order.push(hash);
+        place = this.order.length;
+        this.index.set(hash, place);
+        changed = true;
+      } else {
+        this.prequeue.push(hash);
+        place = -this.prequeue.length;
+        this.index.set(hash, place);
+        changed = true;
+      }
+      answer.places.push(place);
+    });
+    this.s.batches++;
+    if (changed) this.bump();
+    this.admit(now);
+    return answer;
+  }
+
+  /**
+   * Opens the sale once `opensAt` has passed: the pre-queue takes positions 1…P in a shuffled order
+   * (a fresh random seed, so arriving early or refreshing gives no edge), and later arrivals queue FIFO.
+   */
+  openIfDue(now: number, seed: () => number): boolean {
+    if (this.s.opened || (this.settings.opensAt !== undefined && now < this.settings.opensAt)) return false;
+    const size = this.prequeue.length;
+    const shuffle = { seed: seed() >>> 0, size };
+    const placed = new Array<string>(size);
+    this.prequeue.forEach((hash, i) => {
+      const position = shufflePosition(i, size, shuffle.seed) + 1;
+      placed[position - 1] = hash;
+      this.index.set(hash, position);
+    });
+    this.order.push(...placed);
+    this.prequeue = [];
+    this.s.opened = true;
+    this.s.shuffle = shuffle;
+    this.bump();
+    this.admit(now);
+    return true;
+  }
+
+  /** A purchase started with the admission of `position`: its slot stays taken until the purchase ends. */
+  admissionUsed(signal: AdmissionUsed, now: number): void {
+    const entry = this.active.get(signal.position);
+    if (entry) {
+      entry.state = 'purchasing';
+      entry.fanId = signal.fanId;
+    } else {
+      // Its admission lapsed just before the signal arrived: the purchase still occupies a slot.
+      this.active.set(signal.position, {
+        position: signal.position,
+        state: 'purchasing',
+        fanId: signal.fanId,
+        expiresAt: now,
+      });
+      this.s.peakActive = Math.max(this.s.peakActive, this.active.size);
+    }
+    this.bump();
+  }
+
+  /** A purchase ended (any outcome): its slot frees, a sale counts, and the next fans may go in. */
+  purchaseFinished(signal: PurchaseFinished, now: number): void {
+    this.active.delete(signal.position);
+    this.s.outcomes[signal.outcome]++;
+    if (signal.outcome === 'completed') this.s.sold++;
+    if (this.s.sold >= this.settings.capacity && !this.s.closed) this.s.closed = 'sold-out';
+    this.bump();
+    this.admit(now);
+  }
+
+  /** Frees the slots of admissions that ran out unused (their grace included). */
+  expireDue(now: number): number {
+    let expired = 0;
+    for (const [position, entry] of this.active) {
+      if (entry.state === 'admitted' && entry.expiresAt + ADMISSION_GRACE_MS <= now) {
+        this.active.delete(position);
+        expired++;
+      }
+    }
+    this.s.ranges = this.s.ranges.filter((range) => range.expiresAt + ADMISSION_GRACE_MS > now);
+    if (expired > 0) {
+      this.s.expired += expired;
+      this.bump();
+      this.admit(now);
+    }
+    return expired;
+  }
+
+  close(): void {
+    if (this.s.closed === 'closed') return;
+    this.s.closed = 'closed';
+    this.bump();
+  }
+
+  /** Ranges admitted since the last call (the workflow arms their expiry timers and publishes them). */
+  takeNewRanges(): AdmissionRange[] {
+    const fresh = this.fresh;
+    this.fresh = [];
+    return fresh;
+  }
+
+  view(ranges: AdmissionRange[] = this.s.ranges): QueueView {
+    let purchasing = 0;
+    for (const entry of this.active.values()) if (entry.state === 'purchasing') purchasing++;
+    const view: QueueView = {
+      eventId: this.settings.eventId,
+      version: this.s.version,
+      opened: this.s.opened,
+      joined: this.joined,
+      admittedThrough: this.s.admittedThrough,
+      active: this.active.size,
+      purchasing,
+      peakActive: this.s.peakActive,
+      maxActivePurchases: this.settings.maxActivePurchases,
+      sold: this.s.sold,
+      capacity: this.settings.capacity,
+      outcomes: { ...this.s.outcomes },
+      expired: this.s.expired,
+      batches: this.s.batches,
+      runs: this.s.runs,
+      ranges: [...ranges],
+    };
+    if (this.settings.opensAt !== undefined) view.opensAt = this.settings.opensAt;
+    if (this.s.shuffle) view.shuffle = { ...this.s.shuffle };
+    if (this.s.closed) view.closed = this.s.closed;
+    return view;
+  }
+
+  /** Everything a continued run needs: JSON state plus the two packed hash lists. */
+  snapshot(): { snapshot: QueueSnapshot; order: Uint8Array; prequeue: Uint8Array } {
+    return {
+      snapshot: {
+        ...this.s,
+        active: [...this.active.values()].map((entry) => ({ ...entry })),
+        ranges: [...this.s.ranges],
+        outcomes: { ...this.s.outcomes },
+      },
+      order: packHashes(this.order),
+      prequeue: packHashes(this.prequeue),
+    };
+  }
+
+  /** Admits the next positions in order while slots are free, fans wait and seats may remain. */
+  private admit(now: number): void {
+    if (!this.s.opened || this.s.closed || this.s.sold >= this.settings.capacity) return;
+    const room = this.settings.maxActivePurchases - this.active.size;
+    const count = Math.min(room, this.order.length - this.s.admittedThrough);
+    if (count <= 0) return;
+    const range: AdmissionRange = {
+      from: this.s.admittedThrough + 1,
+      to: this.s.admittedThrough + count,
+      expiresAt: now + this.settings.admissionTtlMs,
+    };
+    for (let position = range.from; position <= range.to; position++) {
+      this.active.set(position, { position, state: 'admitted', expiresAt: range.expiresAt });
+    }
+    this.s.admittedThrough = range.to;
+    this.s.ranges.push(range);
+    this.fresh.push(range);
+    this.s.peakActive = Math.max(this.s.peakActive, this.active.size);
+    this.bump();
+  }
+
+  private bump(): void {
+    this.s.version++;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The waiting-room entity: wiring only. State and rules live in `state.ts`. Joins arrive as batched
+ * Updates; purchase sagas signal when an admission is used and when the purchase ends. Every change is
+ * published to the read-side cache (coalesced: one projection per loop turn), expiry is enforced by
+ * never-cancelled timers, and the run continues as new, fan hashes packed as binary arguments.
+ */
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  log,
+  makeContinueAsNewFunc,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { FailureCode } from '../../failures';
+import type { QueueActivities } from './activities';
+import {
+  admissionUsedSignal,
+  closeQueueSignal,
+  isFanId,
+  joinQueueUpdate,
+  MAX_JOIN_BATCH,
+  purchaseFinishedSignal,
+  queueSnapshotQuery,
+  rolloverQueueSignal,
+  type AdmissionRange,
+  type QueueEntityInput,
+  type QueueView,
+} from './contract';
+import { QueueState } from './state';
+
+const { projectQueue } = proxyLocalActivities<QueueActivities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 5 },
+});
+
+/** Expiry timers fire on whole seconds, so a stream of admissions arms at most one timer a second. */
+const TIMER_GRANULARITY_MS = 1_000;
+
+const random32 = (): number => Math.floor(Math.random() * 2 ** 32);
+
+function invalid(message: string): never {
+  throw ApplicationFailure.create({ type: FailureCode.VALIDATION, message, nonRetryable: true });
+}
+
+export async function queueEntity(
+  input: QueueEntityInput,
+  order?: Uint8Array,
+  prequeue?: Uint8Array,
+): Promise<QueueView> {
+  const { settings } = input;
+  const queue = new QueueState(settings, input.snapshot, () => [random32(), random32()], order, prequeue);
+  // A new queue publishes its first view at once; a continued run was published before it continued.
+  let published = input.snapshot ? queue.version : -1;
+  let unpublished: AdmissionRange[] = [];
+  let rollover = false;
+
+  // Never-cancelled timers (a timer cancelled in the activation where it fires is rejected by the server).
+  // One armed timer covers every later expiry: when it fires it arms the next one.
+  const armed = new Set<number>();
+  const armExpiry = (dueAt: number): void => {
+    const at = Math.ceil(dueAt / TIMER_GRANULARITY_MS) * TIMER_GRANULARITY_MS;
+    for (const t of armed) if (t <= at) return;
+    armed.add(at);
+    void sleep(Math.max(1, at - Date.now())).then(() => {
+      armed.delete(at);
+      queue.expireDue(Date.now());
+      settle();
+    });
+  };
+  /** After any change: collect new admission ranges for publishing and keep an expiry timer armed. */
+  const settle = (): void => {
+    unpublished.push(...queue.takeNewRanges());
+    const next = queue.nextExpiry();
+    if (next !== undefined) armExpiry(next);
+  };
+
+  if (!queue.opened && settings.opensAt !== undefined) {
+    void sleep(Math.max(1, settings.opensAt - Date.now())).then(() => {
+      queue.openIfDue(Date.now(), random32);
+      settle();
+    });
+  }
+  settle();
+
+  setHandler(
+    joinQueueUpdate,
+    ({ fanIds }) => {
+      const answer = queue.join(fanIds, Date.now(), random32);
+      settle();
+      return { ...answer, view: queue.view([]) };
+    },
+    {
+      validator: (batch) => {
+        if (typeof batch?.batchId !== 'string' || batch.batchId.length === 0 || batch.batchId.length > 100)
+          invalid('a join batch needs a batchId of 1-100 characters');
+        if (!Array.isArray(batch.fanIds) || batch.fanIds.length === 0 || batch.fanIds.length > MAX_JOIN_BATCH)
+          invalid(`a join batch holds 1-${MAX_JOIN_BATCH} fans`);
+        if (!batch.fanIds.every(isFanId)) invalid('every fanId must match ^[a-z0-9][a-z0-9_-]{0,63}$');
+      },
+    },
+  );
+  setHandler(admissionUsedSignal, (signal) => {
+    queue.admissionUsed(signal, Date.now());
+    settle();
+  });
+  setHandler(purchaseFinishedSignal, (signal) => {
+    queue.purchaseFinished(signal, Date.now());
+    settle();
+  });
+  setHandler(closeQueueSignal, () => queue.close());
+  setHandler(rolloverQueueSignal, () => {
+    rollover = true;
+  });
+  setHandler(queueSnapshotQuery, () => queue.view());
+
+  const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
+  const wake = (): boolean => queue.version !== published || queue.closed === 'closed' || wantsNewRun();
+
+  for (;;) {
+    await condition(wake);
+
+    if (queue.version !== published) {
+      const view = queue.view(unpublished);
+      unpublished = [];
+      try {
+        await projectQueue(view);
+      } catch (err) {
+        // Only a cache: keep the ranges for the next projection; a rebuild reads the full view anyway.
+        unpublished = [...view.ranges, ...unpublished];
+        log.warn('queue projection failed', { eventId: settings.eventId, version: view.version, err });
+      }
+      published = view.version;
+    }
+
+    if (queue.closed === 'closed' || wantsNewRun()) {
+      await condition(allHandlersFinished);
+      if (queue.version !== published) continue; // a handler changed the queue meanwhile: publish it first
+      if (queue.closed === 'closed') return queue.view();
+      const next = queue.snapshot();
+      const continueAsNew = makeContinueAsNewFunc<typeof queueEntity>({
+        typedSearchAttributes: workflowInfo().typedSearchAttributes,
+      });
+      await continueAsNew({ settings, snapshot: next.snapshot }, next.order, next.prequeue);
+    }
+  }
+}

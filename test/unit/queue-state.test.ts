@@ -1,0 +1,159 @@
+import {
+  ADMISSION_GRACE_MS,
+  decodePlace,
+  pollAfterMs,
+  shufflePosition,
+  type QueueSettings,
+} from '../../src/entities/queue/contract';
+import { fanHash, packHashes, QueueState, unpackHashes } from '../../src/entities/queue/state';
+
+const T0 = 1_700_000_000_000;
+const settings = (overrides: Partial<QueueSettings> = {}): QueueSettings => ({
+  eventId: 'ev',
+  capacity: 10,
+  maxActivePurchases: 3,
+  admissionTtlMs: 60_000,
+  ...overrides,
+});
+const key = (): [number, number] => [12345, 67890];
+const seed = () => 0x5eed;
+const fans = (from: number, to: number): string[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => `fan-${from + i}`);
+
+describe('pre-queue shuffle', () => {
+  it.each([1, 2, 3, 7, 100, 1_000, 4_097])('is a bijection on [0, %i) for any seed', (size) => {
+    for (const s of [0, 1, 0xdeadbeef, 42]) {
+      const seen = new Set<number>();
+      for (let i = 0; i < size; i++) {
+        const p = shufflePosition(i, size, s);
+        expect(p).toBeGreaterThanOrEqual(0);
+        expect(p).toBeLessThan(size);
+        seen.add(p);
+      }
+      expect(seen.size).toBe(size);
+    }
+  });
+
+  it('depends on the seed, so nobody can predict the order before opening', () => {
+    const order = (s: number) => Array.from({ length: 50 }, (_, i) => shufflePosition(i, 50, s));
+    expect(order(1)).not.toEqual(order(2));
+    expect(order(1)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
+
+describe('fan hashes', () => {
+  it('pack into 8 bytes each and back', () => {
+    const hashes = fans(1, 100).map((f) => fanHash(f, key()));
+    expect(new Set(hashes).size).toBe(100);
+    const packed = packHashes(hashes);
+    expect(packed.byteLength).toBe(800);
+    expect(unpackHashes(packed)).toEqual(hashes);
+  });
+
+  it('depend on the queue key', () => {
+    expect(fanHash('fan-1', [1, 2])).not.toBe(fanHash('fan-1', [1, 3]));
+  });
+});
+
+describe('queue state', () => {
+  it('places fans contiguously in arrival order; a fan joining again keeps its place', () => {
+    const queue = new QueueState(settings({ maxActivePurchases: 1 }), undefined, key);
+    const first = queue.join(['a', 'b', 'c'], T0, seed);
+    expect(first).toEqual({ places: [1, 2, 3], known: [] });
+    const second = queue.join(['d', 'b', 'd', 'e'], T0 + 1, seed);
+    expect(second).toEqual({ places: [4, 2, 4, 5], known: [1, 2] });
+    expect(queue.joined).toBe(5);
+  });
+
+  it('admits in position order up to maxActivePurchases, and the next fan when a purchase ends', () => {
+    const queue = new QueueState(settings(), undefined, key);
+    queue.join(fans(1, 10), T0, seed);
+    expect(queue.view().admittedThrough).toBe(3);
+    expect(queue.takeNewRanges()).toEqual([{ from: 1, to: 3, expiresAt: T0 + 60_000 }]);
+    queue.admissionUsed({ position: 2, fanId: 'fan-2' }, T0 + 5);
+    queue.purchaseFinished({ position: 2, fanId: 'fan-2', outcome: 'failed' }, T0 + 10);
+    expect(queue.view()).toMatchObject({ admittedThrough: 4, active: 3, sold: 0 });
+    expect(queue.takeNewRanges()).toEqual([{ from: 4, to: 4, expiresAt: T0 + 10 + 60_000 }]);
+    expect(queue.view().peakActive).toBe(3);
+  });
+
+  it('frees the slot of an unused admission only after its expiry plus grace', () => {
+    const queue = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
+    queue.join(fans(1, 5), T0, seed);
+    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1);
+    expect(queue.nextExpiry()).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
+    expect(queue.expireDue(T0 + 60_000)).toBe(0);
+    expect(queue.expireDue(T0 + 60_000 + ADMISSION_GRACE_MS)).toBe(1);
+    expect(queue.view()).toMatchObject({ admittedThrough: 3, expired: 1, active: 2 });
+  });
+
+  it('sells out when every seat is sold: new fans are refused, known fans keep their place', () => {
+    const queue = new QueueState(settings({ capacity: 2, maxActivePurchases: 2 }), undefined, key);
+    queue.join(fans(1, 4), T0, seed);
+    for (const position of [1, 2]) {
+      queue.admissionUsed({ position, fanId: `fan-${position}` }, T0);
+      queue.purchaseFinished({ position, fanId: `fan-${position}`, outcome: 'completed' }, T0);
+    }
+    const view = queue.view();
+    // fan-3 went in when the first sale left one seat; nobody after it
+    expect(view).toMatchObject({ closed: 'sold-out', sold: 2, admittedThrough: 3 });
+    expect(queue.join(['fan-3', 'new-fan'], T0, seed)).toEqual({
+      places: [3, 0],
+      known: [0],
+      rejected: 'SOLD_OUT',
+    });
+  });
+
+  it('keeps arrivals before opening in a pre-queue, shuffled into positions 1…P at opening', () => {
+    const queue = new QueueState(settings({ opensAt: T0 + 1_000, maxActivePurchases: 100 }), undefined, key);
+    const early = queue.join(fans(1, 20), T0, seed);
+    expect(early.places).toEqual(Array.from({ length: 20 }, (_, i) => -(i + 1)));
+    expect(queue.view().admittedThrough).toBe(0);
+    const late = queue.join(['late-1', 'fan-3'], T0 + 1_000, seed);
+    expect(late.places[0]).toBe(21);
+    const view = queue.view();
+    expect(view.shuffle).toEqual({ seed: 0x5eed, size: 20 });
+    const fan3 = shufflePosition(2, 20, 0x5eed) + 1;
+    expect(late.places[1]).toBe(fan3);
+    const positions = early.places.map((p) => shufflePosition(-p - 1, 20, 0x5eed) + 1);
+    expect(new Set(positions).size).toBe(20);
+    expect(Math.max(...positions)).toBe(20);
+    expect(view.admittedThrough).toBe(21);
+  });
+
+  it('survives continue-as-new: same places, same dedup, same admissions', () => {
+    const queue = new QueueState(settings(), undefined, key);
+    queue.join(fans(1, 8), T0, seed);
+    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0);
+    const { snapshot, order, prequeue } = queue.snapshot();
+    const next = new QueueState(settings(), snapshot, () => [0, 0], order, prequeue);
+    expect(next.join(['fan-5', 'fan-9'], T0 + 1, seed)).toEqual({ places: [5, 9], known: [0] });
+    expect(next.view()).toMatchObject({ admittedThrough: 3, active: 3, purchasing: 1, runs: 2 });
+    expect(next.nextExpiry()).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
+  });
+
+  it('takes no new fans once the event closes', () => {
+    const queue = new QueueState(settings(), undefined, key);
+    queue.join(['a'], T0, seed);
+    queue.close();
+    expect(queue.join(['a', 'b'], T0, seed)).toEqual({
+      places: [1, 0],
+      known: [0],
+      rejected: 'EVENT_CLOSED',
+    });
+  });
+});
+
+describe('contract helpers', () => {
+  it('decodes places', () => {
+    expect(decodePlace(7)).toEqual({ position: 7 });
+    expect(decodePlace(-1)).toEqual({ prequeueIndex: 0 });
+    expect(decodePlace(0)).toBeUndefined();
+  });
+
+  it('asks fans further back to poll less often, within 1-10 s', () => {
+    expect(pollAfterMs(0)).toBe(1_000);
+    expect(pollAfterMs(100)).toBeGreaterThan(pollAfterMs(10));
+    expect(pollAfterMs(1_000_000)).toBe(10_000);
+  });
+});
