@@ -1,6 +1,7 @@
 /**
  * A private stack for a benchmark: a Temporal dev server (in memory), redis-server and one worker on free
- * loopback ports, plus an in-process API app. Everything it starts, `close` stops.
+ * loopback ports, plus an in-process API app and, on request, an API server process (what load is sent to
+ * over HTTP, so the load generator never shares the API's event loop). Everything it starts, `close` stops.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,10 +33,16 @@ export interface LocalStack {
   app: FastifyInstance;
   store: ProviderStore;
   temporalBin: string;
+  /** The API server process's base URL, when one was asked for. */
+  apiUrl?: string;
+  /** Where each service writes its log. */
+  logs: string;
+  /** The processes of the stack (this one included), for CPU and memory accounting. */
+  processes(): { name: string; pid: number }[];
   close(): Promise<void>;
 }
 
-export async function startLocalStack(): Promise<LocalStack> {
+export async function startLocalStack(options: { apiProcess?: boolean } = {}): Promise<LocalStack> {
   const logs = path.join(os.tmpdir(), `ticketdrop-bench-${Date.now()}`);
   mkdirSync(logs, { recursive: true });
   const services: Service[] = [];
@@ -67,6 +74,23 @@ export async function startLocalStack(): Promise<LocalStack> {
         logFile: path.join(logs, 'worker.log'),
       }),
     );
+    let apiUrl: string | undefined;
+    if (options.apiProcess) {
+      const port = await freePort();
+      services.unshift(
+        await startNodeService('api', 'src/api/server.ts', /Server listening/, {
+          env: {
+            ...env,
+            TICKETDROP_ADMIN_TOKEN: ADMIN_TOKEN,
+            TICKETDROP_API_PORT: String(port),
+            TICKETDROP_REQUEST_LOG: 'off',
+            NODE_OPTIONS: process.env.TICKETDROP_PROFILE_API ? `--cpu-prof --cpu-prof-dir=${logs}` : '',
+          },
+          logFile: path.join(logs, 'api.log'),
+        }),
+      );
+      apiUrl = `http://127.0.0.1:${port}`;
+    }
     const client = await connectClient({
       address: temporal.address,
       namespace: 'default',
@@ -89,6 +113,14 @@ export async function startLocalStack(): Promise<LocalStack> {
       app,
       store,
       temporalBin,
+      apiUrl,
+      logs,
+      processes: () => [
+        { name: 'load generator + in-process clients', pid: process.pid },
+        ...services.flatMap((service) =>
+          service.child.pid ? [{ name: service.name, pid: service.child.pid }] : [],
+        ),
+      ],
       async close() {
         await app.close();
         store.close();
@@ -119,6 +151,27 @@ export async function createBenchEvent(
   if (response.statusCode !== 201)
     throw new Error(`create ${eventId}: ${response.statusCode} ${response.body}`);
   return performance.now() - start;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak resident memory (VmHWM) of a process in MiB, from /proc (Linux). */
+export function peakRssMiB(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export function percentile(samples: number[], p: number): number {

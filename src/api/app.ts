@@ -43,11 +43,14 @@ export interface AppOptions {
   joinBatching?: JoinBatching;
   closeClients?: boolean;
   logger?: FastifyServerOptions['logger'];
+  /** Log every request (on by default); load tests turn it off. */
+  requestLogging?: boolean;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
+    disableRequestLogging: opts.requestLogging === false,
     bodyLimit: 64 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

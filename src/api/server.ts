@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     purchase: config.purchase,
     closeClients: true,
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    requestLogging: process.env.TICKETDROP_REQUEST_LOG !== 'off',
   });
   app.log.info({ config: describeConfig(config) }, 'starting');
 
