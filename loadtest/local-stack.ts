@@ -84,8 +84,9 @@ export async function startLocalStack(options: { apiProcess?: boolean } = {}): P
             TICKETDROP_ADMIN_TOKEN: ADMIN_TOKEN,
             TICKETDROP_API_PORT: String(port),
             TICKETDROP_REQUEST_LOG: 'off',
-            NODE_OPTIONS: process.env.TICKETDROP_PROFILE_API ? `--cpu-prof --cpu-prof-dir=${logs}` : '',
           },
+          // TICKETDROP_PROFILE_API=1 writes a CPU profile of the API next to the logs.
+          nodeArgs: process.env.TICKETDROP_PROFILE_API ? ['--cpu-prof', `--cpu-prof-dir=${logs}`] : [],
           logFile: path.join(logs, 'api.log'),
         }),
       );

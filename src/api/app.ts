@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, {
+  LogController,
   type FastifyInstance,
   type FastifySchemaCompiler,
   type FastifyServerOptions,
@@ -50,7 +51,7 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    disableRequestLogging: opts.requestLogging === false,
+    logController: new LogController({ disableRequestLogging: opts.requestLogging === false }),
     bodyLimit: 64 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

@@ -207,10 +207,11 @@ export async function startNodeService(
   name: string,
   entry: string,
   ready: RegExp,
-  opts: SpawnOptions & { timeoutMs?: number } = {},
+  opts: SpawnOptions & { timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<Service> {
   // tsx as a loader in the same process (not its CLI, which would fork): signals reach the service itself.
-  const service = spawnService(name, process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, entry)];
+  const service = spawnService(name, process.execPath, args, {
     ...opts,
     cwd: ROOT,
   });

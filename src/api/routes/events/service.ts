@@ -84,6 +84,8 @@ function queueCounts(queue: CachedQueueView | undefined): EventSummary['queue'] 
 }
 
 export class EventService {
+  private readonly recent = new Map<string, { at: number; event: CachedEvent }>();
+
   constructor(
     private readonly client: Client,
     private readonly cache: SeatCache,
@@ -193,10 +195,18 @@ export class EventService {
     }
   }
 
-  /** The cached event, repaired from the event entity when the cache has lost it. */
-  async event(eventId: string): Promise<CachedEvent> {
+  /**
+   * The cached event, repaired from the event entity when the cache has lost it. With `maxAgeMs`, a copy
+   * read that recently is good enough (hot paths: the definition never changes, closing is rare).
+   */
+  async event(eventId: string, maxAgeMs = 0): Promise<CachedEvent> {
+    const memo = this.recent.get(eventId);
+    if (memo && Date.now() - memo.at < maxAgeMs) return memo.event;
     const cached = await this.cached(() => this.cache.getEvent(eventId));
-    if (cached) return cached;
+    if (cached) {
+      this.recent.set(eventId, { at: Date.now(), event: cached });
+      return cached;
+    }
     const rebuilt = await rebuildEvent(
       { client: this.client, cache: this.cache, queueCache: this.queueCache },
       eventId,

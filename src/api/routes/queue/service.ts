@@ -49,6 +49,9 @@ const JOIN_ATTEMPTS = 3;
 /** How long a repaired snapshot is reused for lookups the cache could not answer. */
 const SNAPSHOT_REUSE_MS = 1_000;
 const ADMITTED_POLL_MS = 1_000;
+const VIEW_REUSE_MS = 100;
+/** A join may rely on an event record this old (a close it misses is still refused by the entity). */
+const EVENT_REUSE_MS = 1_000;
 
 interface Joined {
   place: number;
@@ -60,6 +63,8 @@ export class QueueService {
   private readonly batchers = new Map<string, GroupCommit<string, Joined>>();
   private readonly repairs = new Map<string, Promise<QueueView | undefined>>();
   private readonly snapshots = new Map<string, { at: number; view: QueueView }>();
+  /** The newest view seen per event, reused for VIEW_REUSE_MS: a drop polls far more often than it changes. */
+  private readonly views = new Map<string, { at: number; view: CachedQueueView }>();
 
   constructor(
     private readonly client: Client,
@@ -72,7 +77,7 @@ export class QueueService {
 
   /** Places the fan in the queue (or finds its place); `created` is false for a fan that had one. */
   async join(eventId: string, fanId: string): Promise<{ created: boolean; joined: QueueJoined }> {
-    const event = await this.events.event(eventId);
+    const event = await this.events.event(eventId, EVENT_REUSE_MS);
     if (event.definition.admission !== 'queue') {
       throw new HttpProblem(
         FailureCode.NO_WAITING_ROOM,
@@ -89,11 +94,19 @@ export class QueueService {
       if (view.closed && (await this.cache.placesComplete(eventId).catch(() => false))) {
         throw closedProblem(eventId, view);
       }
-      const joined = await this.batcher(eventId).submit(fanId);
+      const joined = await this.batcher(eventId)
+        .submit(fanId)
+        .catch(async (err: unknown) => {
+          // The queue entity finishes when its event closes.
+          if (err instanceof WorkflowNotFoundError && (await this.events.event(eventId)).closed) {
+            throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+          }
+          throw err;
+        });
       if (joined.rejected) throw new HttpProblem(joined.rejected, `event ${eventId} takes nobody new`);
       place = joined.place;
       created = joined.fresh;
-      view = await this.view(eventId);
+      view = await this.view(eventId); // the batch's answer made it current
     }
     const claims: QueueClaims = { eventId, fanId, place };
     const status = await this.status(claims, view);
@@ -105,13 +118,20 @@ export class QueueService {
     return this.status(claims, await this.view(claims.eventId));
   }
 
-  /** The queue's cached view; repaired from the entity when the cache has lost it. */
+  /** The queue's cached view (at most VIEW_REUSE_MS old); repaired from the entity when the cache lost it. */
   async view(eventId: string): Promise<CachedQueueView> {
-    const cached = await this.cache.get(eventId).catch(() => undefined);
-    if (cached) return cached;
-    const repaired = await this.repair(eventId);
-    if (!repaired) throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no waiting room`);
-    return repaired;
+    const memo = this.views.get(eventId);
+    if (memo && Date.now() - memo.at < VIEW_REUSE_MS) return memo.view;
+    const view = (await this.cache.get(eventId).catch(() => undefined)) ?? (await this.repair(eventId));
+    if (!view) throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no waiting room`);
+    return this.remember(view);
+  }
+
+  private remember(view: CachedQueueView): CachedQueueView {
+    const memo = this.views.get(view.eventId);
+    if (memo && memo.view.version > view.version) return memo.view;
+    this.views.set(view.eventId, { at: Date.now(), view });
+    return view;
   }
 
   /** Sends every pending join and waits for the answers (used when the API shuts down). */
@@ -251,6 +271,7 @@ export class QueueService {
         });
         await this.cache.putPlaces(eventId, places).catch(() => undefined);
         await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
+        this.remember(answer.view);
         const known = new Set(answer.known);
         return fanIds.map((_, i) => ({
           place: answer.places[i],
