@@ -51,12 +51,19 @@ async function createDemoEvent(apiUrl: string, adminToken: string): Promise<stri
     body: JSON.stringify(DEMO_EVENT),
   });
   const body = await response.text();
-  // Kept from an earlier version of the demo (a local .data folder): use it as it is.
-  if (response.status === 409) return 'already there, with an earlier definition';
-  if (response.status !== 201 && response.status !== 200) {
+  // 409: kept from an earlier version of the demo (a local .data folder); it is used as it is.
+  if (response.status !== 201 && response.status !== 200 && response.status !== 409) {
     throw new Error(`creating ${DEMO_EVENT.eventId} failed: ${response.status} ${body}`);
   }
-  return response.status === 201 ? 'created' : 'already there';
+  const event = (await (await fetch(`${apiUrl}/events/${DEMO_EVENT.eventId}`)).json()) as {
+    capacity: number;
+    admission: string;
+  };
+  const sells = event.admission === 'queue' ? 'waiting room' : 'direct sale';
+  const origin = { 201: 'created', 200: 'already there', 409: 'kept from an earlier version' }[
+    response.status
+  ];
+  return `${event.capacity} seats, ${sells}, ${origin}`;
 }
 
 async function main(): Promise<void> {
@@ -141,7 +148,7 @@ TicketDrop is up.
   API docs     ${apiUrl}/docs
   Temporal UI  ${uiUrl}
   Admin token  ${secrets.adminToken}
-  Demo event   ${DEMO_EVENT.eventId} (${DEMO_EVENT.rows * DEMO_EVENT.seatsPerRow} seats, waiting room, ${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
+  Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
   Join it      curl -s -XPOST ${apiUrl}/events/${DEMO_EVENT.eventId}/queue -H 'content-type: application/json' -d '{"fanId":"fan-1"}'
   Logs         ${logs}
 Press Ctrl-C to stop.`);
