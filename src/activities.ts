@@ -6,6 +6,7 @@ import type { SeatCache } from './cache/seat-cache';
 import { createEventActivities } from './entities/event/activities';
 import { createQueueActivities } from './entities/queue/activities';
 import { createSeatActivities } from './entities/seat/activities';
+import { createCeilingActivities } from './probes/ceiling/activities';
 import type { Notifier } from './providers/notifier';
 import type { PaymentGateway } from './providers/payments';
 import type { ProviderStore } from './providers/store';
@@ -30,5 +31,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createEventActivities({ ...deps, cache }),
     ...createQueueActivities(deps),
     ...createPurchaseActivities(deps),
+    ...createCeilingActivities(),
   };
 }

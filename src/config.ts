@@ -41,6 +41,13 @@ export interface WorkerConfig {
   signingSecret: string;
   /** SQLite file of the simulated providers (payment ledger, tickets, notifications). */
   providersDb: string;
+  /** Worker slots and cache size. */
+  tuning: {
+    localActivitySlots: number;
+    activitySlots: number;
+    workflowTaskSlots: number;
+    cachedWorkflows: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -126,7 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
 
 export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
   return {
-    paymentTimeoutMs: int(env, 'TICKETDROP_PAYMENT_TIMEOUT_MS', 10_000, 100, 120_000),
+    paymentTimeoutMs: int(env, 'TICKETDROP_PAYMENT_TIMEOUT_MS', 4_000, 100, 120_000),
     notifyMaxAttempts: int(env, 'TICKETDROP_NOTIFY_MAX_ATTEMPTS', 5, 1, 100),
     notifyInitialIntervalMs: int(env, 'TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS', 1_000, 10, 600_000),
   };
@@ -134,6 +141,12 @@ export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return {
+    tuning: {
+      localActivitySlots: int(env, 'TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS', 1_000, 1, 100_000),
+      activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),
+      workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 100, 2, 10_000),
+      cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 5_000, 1, 1_000_000),
+    },
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),
     signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),

@@ -3,7 +3,7 @@
  * read-side cache from the entities (Redis is only a cache), and it shuts down cleanly on SIGINT/SIGTERM
  * (the SDK drains in-flight tasks first).
  */
-import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { rebuildAll } from './cache/rebuild';
 import { createRedis, waitForRedis } from './cache/redis';
@@ -11,6 +11,7 @@ import { SeatCache } from './cache/seat-cache';
 import { PurchaseCache } from './cache/purchase-cache';
 import { QueueCache } from './cache/queue-cache';
 import { loadWorkerConfig } from './config';
+import { waitingRoomTaskQueue } from './entities/queue/contract';
 import { Knobs } from './providers/knobs';
 import { Notifier } from './providers/notifier';
 import { PaymentGateway } from './providers/payments';
@@ -30,26 +31,51 @@ async function main(): Promise<void> {
   const store = new ProviderStore(config.providersDb);
   const knobs = new Knobs(store);
 
+  const activities = createActivities({
+    client,
+    seatCache: cache,
+    purchaseCache: new PurchaseCache(redis),
+    queueCache,
+    taskQueue: temporal.taskQueue,
+    payments: new PaymentGateway(store, knobs),
+    notifier: new Notifier(store, knobs),
+    store,
+    signingSecret: config.signingSecret,
+  });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
   const worker = await Worker.create({
     connection,
     namespace: temporal.namespace,
     taskQueue: temporal.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
-    activities: createActivities({
-      client,
-      seatCache: cache,
-      purchaseCache: new PurchaseCache(redis),
-      queueCache,
-      taskQueue: temporal.taskQueue,
-      payments: new PaymentGateway(store, knobs),
-      notifier: new Notifier(store, knobs),
-      store,
-      signingSecret: config.signingSecret,
-    }),
+    workflowBundle,
+    // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task,
+    // which itself runs a projection as a local activity). With too few slots the waiting claims hold
+    // every slot and the entities cannot finish their tasks: plenty of slots, they are mostly idle I/O.
+    maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
+    maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
+    maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
+    maxCachedWorkflows: config.tuning.cachedWorkflows,
+    activities,
+  });
+  // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
+  // wait behind a drop's backlog of purchase and seat tasks.
+  const waitingRoomQueue = waitingRoomTaskQueue(temporal.taskQueue);
+  const waitingRooms = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: waitingRoomQueue,
+    workflowBundle,
+    maxCachedWorkflows: 100,
+    activities,
   });
 
-  const running = worker.run();
-  console.log(`worker ready on task queue "${temporal.taskQueue}" at ${temporal.address}`);
+  const running = Promise.all([worker.run(), waitingRooms.run()]);
+  console.log(
+    `worker ready on task queues "${temporal.taskQueue}" and "${waitingRoomQueue}" at ${temporal.address}`,
+  );
 
   waitForRedis(redis)
     .then(() => rebuildAll({ client, cache, queueCache }))

@@ -78,11 +78,17 @@ export class QueueCache {
   }
 
   /**
-   * Whether the cache holds the place of every fan that joined. Marked while the queue is still empty
-   * and never again, so it is gone for good after a flush: then a fan missing here may still have a place.
+   * Whether the cache holds the place of every fan that joined (and every purchase projection). Marked
+   * while the queue is still empty and never again, so it is gone for good after a flush (or a failed
+   * write): then a fan missing here may still have a place.
    */
   async placesComplete(eventId: string): Promise<boolean> {
     return (await this.redis.exists(keys(eventId).placesComplete)) === 1;
+  }
+
+  /** The cache missed some places (a failed write): from now on, missing places prove nothing. */
+  async markPlacesIncomplete(eventId: string): Promise<void> {
+    await this.redis.del(keys(eventId).placesComplete);
   }
 
   async placeOf(eventId: string, fanId: string): Promise<number | undefined> {

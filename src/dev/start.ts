@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError, ROOT } from './provision';
+import { DATA_DIR, writeStackFile } from './local-stack-file';
+import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
 import {
   HOST,
   portOrFree,
@@ -15,8 +16,6 @@ import {
   startTemporalDevServer,
   type Service,
 } from './services';
-
-const DATA_DIR = path.join(ROOT, '.data');
 
 export const DEMO_EVENT = {
   eventId: 'concert-1',
@@ -141,6 +140,13 @@ async function main(): Promise<void> {
     );
     const apiUrl = `http://${env.TICKETDROP_API_HOST}:${apiPort}`;
 
+    writeStackFile({
+      temporalAddress: env.TEMPORAL_ADDRESS!,
+      redisUrl: env.REDIS_URL!,
+      apiUrl,
+      providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
+      pids: Object.fromEntries(started.flatMap((s) => (s.child.pid ? [[s.name, s.child.pid]] : []))),
+    });
     const demo = await createDemoEvent(apiUrl, secrets.adminToken);
     console.log(`
 TicketDrop is up.

@@ -22,6 +22,8 @@ export interface ChargeRequest {
   token: PaymentToken;
   amountCents: number;
   purchaseId: string;
+  /** The merchant's reference for the sale's event, kept on the charge. */
+  eventId: string;
   fanId: string;
   /** 1 for the first try of this key; `tok_flaky` fails the first try only. */
   attempt: number;
@@ -50,6 +52,7 @@ export class PaymentGateway {
       idempotencyKey: request.idempotencyKey,
       chargeId: `ch_${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 20)}`,
       purchaseId: request.purchaseId,
+      eventId: request.eventId,
       fanId: request.fanId,
       amountCents: request.amountCents,
       status: declined ? 'declined' : 'captured',

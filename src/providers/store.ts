@@ -13,6 +13,8 @@ export interface ChargeRecord {
   idempotencyKey: string;
   chargeId: string;
   purchaseId: string;
+  /** The merchant's event reference (null on rows written before it was recorded). */
+  eventId: string | null;
   fanId: string;
   amountCents: number;
   status: ChargeStatus;
@@ -40,7 +42,8 @@ export interface NotificationRecord {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS charges (
   idempotency_key TEXT PRIMARY KEY, charge_id TEXT NOT NULL, purchase_id TEXT NOT NULL, fan_id TEXT NOT NULL,
-  amount_cents INTEGER NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, refunded_at INTEGER);
+  amount_cents INTEGER NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, refunded_at INTEGER,
+  event_id TEXT);
 CREATE INDEX IF NOT EXISTS charges_by_purchase ON charges (purchase_id);
 CREATE TABLE IF NOT EXISTS tickets (
   ticket_id TEXT PRIMARY KEY, purchase_id TEXT NOT NULL, event_id TEXT NOT NULL, seat_id TEXT NOT NULL,
@@ -61,6 +64,10 @@ export class ProviderStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    const columns = this.db.prepare('PRAGMA table_info(charges)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'event_id'))
+      this.db.exec('ALTER TABLE charges ADD COLUMN event_id TEXT');
+    this.db.exec('CREATE INDEX IF NOT EXISTS charges_by_event ON charges (event_id)');
   }
 
   close(): void {
@@ -76,8 +83,8 @@ export class ProviderStore {
   recordCharge(record: Omit<ChargeRecord, 'refundedAt'>): ChargeRecord {
     this.db
       .prepare(
-        `INSERT OR IGNORE INTO charges (idempotency_key, charge_id, purchase_id, fan_id, amount_cents, status, created_at)
-         VALUES (@idempotencyKey, @chargeId, @purchaseId, @fanId, @amountCents, @status, @createdAt)`,
+        `INSERT OR IGNORE INTO charges (idempotency_key, charge_id, purchase_id, event_id, fan_id, amount_cents, status, created_at)
+         VALUES (@idempotencyKey, @chargeId, @purchaseId, @eventId, @fanId, @amountCents, @status, @createdAt)`,
       )
       .run(record);
     return this.getCharge(record.idempotencyKey)!;
@@ -98,6 +105,16 @@ export class ProviderStore {
       .prepare('SELECT * FROM charges WHERE purchase_id = ? ORDER BY created_at')
       .all(purchaseId);
     return (rows as Record<string, unknown>[]).map(toCharge);
+  }
+
+  chargesForEvent(eventId: string): ChargeRecord[] {
+    const rows = this.db.prepare('SELECT * FROM charges WHERE event_id = ? ORDER BY created_at').all(eventId);
+    return (rows as Record<string, unknown>[]).map(toCharge);
+  }
+
+  ticketsForEvent(eventId: string): TicketRecord[] {
+    const rows = this.db.prepare('SELECT * FROM tickets WHERE event_id = ? ORDER BY issued_at').all(eventId);
+    return (rows as Record<string, unknown>[]).map(toTicket);
   }
 
   allCharges(): ChargeRecord[] {
@@ -176,6 +193,7 @@ function toCharge(row: Record<string, unknown>): ChargeRecord {
     idempotencyKey: String(row.idempotency_key),
     chargeId: String(row.charge_id),
     purchaseId: String(row.purchase_id),
+    eventId: row.event_id === null || row.event_id === undefined ? null : String(row.event_id),
     fanId: String(row.fan_id),
     amountCents: Number(row.amount_cents),
     status: row.status as ChargeStatus,

@@ -5,7 +5,13 @@ import {
   shufflePosition,
   type QueueSettings,
 } from '../../src/entities/queue/contract';
-import { fanHash, packHashes, QueueState, unpackHashes } from '../../src/entities/queue/state';
+import {
+  fanHash,
+  LIKELY_GONE_MS,
+  packHashes,
+  QueueState,
+  unpackHashes,
+} from '../../src/entities/queue/state';
 
 const T0 = 1_700_000_000_000;
 const settings = (overrides: Partial<QueueSettings> = {}): QueueSettings => ({
@@ -15,7 +21,7 @@ const settings = (overrides: Partial<QueueSettings> = {}): QueueSettings => ({
   admissionTtlMs: 60_000,
   ...overrides,
 });
-const key = (): [number, number] => [12345, 67890];
+const key = { key: (): [number, number] => [12345, 67890], now: T0 };
 const seed = () => 0x5eed;
 const fans = (from: number, to: number): string[] =>
   Array.from({ length: to - from + 1 }, (_, i) => `fan-${from + i}`);
@@ -43,7 +49,7 @@ describe('pre-queue shuffle', () => {
 
 describe('fan hashes', () => {
   it('pack into 8 bytes each and back', () => {
-    const hashes = fans(1, 100).map((f) => fanHash(f, key()));
+    const hashes = fans(1, 100).map((f) => fanHash(f, key.key()));
     expect(new Set(hashes).size).toBe(100);
     const packed = packHashes(hashes);
     expect(packed.byteLength).toBe(800);
@@ -75,13 +81,18 @@ describe('queue state', () => {
     expect(queue.view()).toMatchObject({ admittedThrough: 4, active: 3, sold: 0 });
     expect(queue.takeNewRanges()).toEqual([{ from: 4, to: 4, expiresAt: T0 + 10 + 60_000 }]);
     expect(queue.view().peakActive).toBe(3);
+    expect(queue.admissionLog().log).toEqual([
+      [1, 3, T0],
+      [4, 4, T0 + 10],
+    ]);
   });
 
   it('frees the slot of an unused admission only after its expiry plus grace', () => {
     const queue = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
     queue.join(fans(1, 5), T0, seed);
     queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1);
-    expect(queue.nextExpiry()).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
+    expect(queue.nextWake(T0 + 1)).toBe(T0 + LIKELY_GONE_MS);
+    expect(queue.nextWake(T0 + LIKELY_GONE_MS)).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
     expect(queue.expireDue(T0 + 60_000)).toBe(0);
     expect(queue.expireDue(T0 + 60_000 + ADMISSION_GRACE_MS)).toBe(1);
     expect(queue.view()).toMatchObject({ admittedThrough: 3, expired: 1, active: 2 });
@@ -96,7 +107,13 @@ describe('queue state', () => {
     }
     const view = queue.view();
     // fan-3 went in when the first sale left one seat; nobody after it
-    expect(view).toMatchObject({ closed: 'sold-out', sold: 2, admittedThrough: 3 });
+    expect(view).toMatchObject({
+      closed: 'sold-out',
+      sold: 2,
+      admittedThrough: 3,
+      soldOutAt: T0,
+      openedAt: T0,
+    });
     expect(queue.join(['fan-3', 'new-fan'], T0, seed)).toEqual({
       places: [3, 0],
       known: [0],
@@ -105,7 +122,11 @@ describe('queue state', () => {
   });
 
   it('keeps arrivals before opening in a pre-queue, shuffled into positions 1…P at opening', () => {
-    const queue = new QueueState(settings({ opensAt: T0 + 1_000, maxActivePurchases: 100 }), undefined, key);
+    const queue = new QueueState(
+      settings({ opensAt: T0 + 1_000, maxActivePurchases: 100, capacity: 100 }),
+      undefined,
+      key,
+    );
     const early = queue.join(fans(1, 20), T0, seed);
     expect(early.places).toEqual(Array.from({ length: 20 }, (_, i) => -(i + 1)));
     expect(queue.view().admittedThrough).toBe(0);
@@ -126,10 +147,31 @@ describe('queue state', () => {
     queue.join(fans(1, 8), T0, seed);
     queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0);
     const { snapshot, order, prequeue } = queue.snapshot();
-    const next = new QueueState(settings(), snapshot, () => [0, 0], order, prequeue);
+    const next = new QueueState(settings(), snapshot, { key: () => [0, 0], now: T0 }, order, prequeue);
     expect(next.join(['fan-5', 'fan-9'], T0 + 1, seed)).toEqual({ places: [5, 9], known: [0] });
     expect(next.view()).toMatchObject({ admittedThrough: 3, active: 3, purchasing: 1, runs: 2 });
-    expect(next.nextExpiry()).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
+    expect(next.nextWake(T0 + LIKELY_GONE_MS)).toBe(T0 + 60_000 + ADMISSION_GRACE_MS);
+  });
+
+  it('counts a purchase once, whatever order or number its signals arrive in', () => {
+    const queue = new QueueState(settings({ capacity: 5 }), undefined, key);
+    queue.join(fans(1, 5), T0, seed);
+    const done = { position: 1, fanId: 'fan-1', outcome: 'completed' as const };
+    queue.purchaseFinished(done, T0 + 1);
+    queue.purchaseFinished(done, T0 + 2);
+    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 3); // late: the purchase already ended
+    queue.admissionUsed({ position: 99, fanId: 'fan-99' }, T0 + 3); // never admitted
+    expect(queue.view()).toMatchObject({ sold: 1, active: 3, purchasing: 0, admittedThrough: 4 });
+  });
+
+  it('admits no more than the unsold seats plus a quarter near the end, not counting fans gone quiet', () => {
+    const queue = new QueueState(settings({ capacity: 4, maxActivePurchases: 100 }), undefined, key);
+    queue.join(fans(1, 20), T0, seed);
+    expect(queue.view().admittedThrough).toBe(5); // ceil(4 × 1.25)
+    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1_000);
+    // Fans 2-5 never start buying: 10 s after admission they stop standing for a seat.
+    queue.expireDue(T0 + LIKELY_GONE_MS);
+    expect(queue.view()).toMatchObject({ admittedThrough: 9, active: 9 });
   });
 
   it('takes no new fans once the event closes', () => {

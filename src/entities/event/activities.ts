@@ -18,6 +18,7 @@ import {
   QUEUE_WORKFLOW_TYPE,
   queueSnapshotQuery,
   queueWorkflowId,
+  waitingRoomTaskQueue,
   type QueueEntityInput,
 } from '../queue/contract';
 import { capacityOf, type EventDefinition } from './contract';
@@ -88,7 +89,7 @@ export function createEventActivities({
       ];
       const handle = await client.workflow.start(QUEUE_WORKFLOW_TYPE, {
         workflowId: queueWorkflowId(eventId),
-        taskQueue,
+        taskQueue: waitingRoomTaskQueue(taskQueue),
         args,
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],

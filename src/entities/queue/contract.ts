@@ -11,6 +11,9 @@ export const QUEUE_WORKFLOW_TYPE = 'queueEntity';
 
 export const queueWorkflowId = (eventId: string): string => `queue-${eventId}`;
 
+/** Queue entities run on a task queue of their own, so join batches never wait behind purchase tasks. */
+export const waitingRoomTaskQueue = (taskQueue: string): string => `${taskQueue}-waiting-room`;
+
 export const FAN_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
 const FAN_ID = new RegExp(FAN_ID_PATTERN);
 export const isFanId = (value: unknown): value is string => typeof value === 'string' && FAN_ID.test(value);
@@ -21,10 +24,12 @@ export const MAX_JOIN_BATCH = 1_000;
 export const DEFAULT_ADMISSION_TTL_SECONDS = 120;
 /**
  * How long after an admission's expiry its slot is still held for it. A purchase started just before the
- * expiry announces itself by a signal that needs a moment to arrive; freeing the slot earlier could admit
- * one fan too many.
+ * expiry announces itself by a signal that needs a moment to arrive (longer under a drop's load); freeing
+ * the slot earlier could admit one fan too many.
  */
-export const ADMISSION_GRACE_MS = 5_000;
+export const ADMISSION_GRACE_MS = 15_000;
+/** Admission log entries kept (older ones are dropped and counted): bounds the continue-as-new input. */
+export const ADMISSION_LOG_LIMIT = 5_000;
 
 export interface QueueSettings {
   eventId: string;
@@ -76,6 +81,9 @@ export interface QueueView {
   /** Admissions that ran out unused. */
   expired: number;
   closed?: QueueClosed;
+  /** Epoch ms when the sale opened, and when the last seat sold. */
+  openedAt?: number;
+  soldOutAt?: number;
   /** Join batches applied, and runs (continue-as-new) so far. */
   batches: number;
   runs: number;
@@ -131,6 +139,12 @@ export const closeQueueSignal = defineSignal('closeQueue');
 export const rolloverQueueSignal = defineSignal('rolloverQueue');
 /** The whole view, with every live admission range (rebuilds the cache). */
 export const queueSnapshotQuery = defineQuery<QueueView>('queueSnapshot');
+/** The admissions made, in order: [first position, last position, epoch ms] (for the auditor). */
+export const queueAdmissionLogQuery = defineQuery<{ log: AdmissionLogEntry[]; dropped: number }>(
+  'queueAdmissionLog',
+);
+
+export type AdmissionLogEntry = [from: number, to: number, at: number];
 
 export interface QueueEntityInput {
   settings: QueueSettings;
@@ -151,6 +165,15 @@ export interface QueueSnapshot {
   expired: number;
   peakActive: number;
   closed?: QueueClosed;
+  openedAt?: number;
+  soldOutAt?: number;
+  /** The latest admissions, in order (at most ADMISSION_LOG_LIMIT; `logDropped` older ones not kept). */
+  log: AdmissionLogEntry[];
+  logDropped?: number;
+  /** Positions whose purchase has ended: a late or repeated signal for them changes nothing. */
+  finished?: number[];
+  /** Admission ranges not yet published when the run continued: the new run publishes them first. */
+  unpublished?: AdmissionRange[];
   version: number;
   batches: number;
   runs: number;

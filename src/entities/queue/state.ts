@@ -7,8 +7,10 @@
 import { FailureCode } from '../../failures';
 import {
   ADMISSION_GRACE_MS,
+  ADMISSION_LOG_LIMIT,
   shufflePosition,
   type ActiveAdmission,
+  type AdmissionLogEntry,
   type AdmissionRange,
   type AdmissionUsed,
   type JoinAnswer,
@@ -58,6 +60,39 @@ export function unpackHashes(bytes: Uint8Array | undefined): string[] {
 
 const noOutcomes = (): Record<PurchaseOutcome, number> => ({ completed: 0, failed: 0, cancelled: 0 });
 
+/** Admitted fans buy in no more than a quarter more than the unsold seats (about a fifth of purchases fail). */
+const OVERBOOKING = 1.25;
+/**
+ * An admitted fan who has not started buying this long after admission probably walked away: it keeps its
+ * admission (and its slot under maxActivePurchases) but no longer stands for one of the unsold seats.
+ */
+export const LIKELY_GONE_MS = 10_000;
+
+/**
+ * How many more fans may be admitted now: admitted-but-unfinished fans stay under `maxActivePurchases`,
+ * and near the end the fans engaged in buying (purchasing, or admitted moments ago) stay under the unsold
+ * seats plus a quarter. Admitting more would only start purchases bound to fail with SOLD_OUT; counting
+ * fans who walked away would leave seats unsold until their admissions lapse.
+ */
+export function admissionRoom(
+  settings: QueueSettings,
+  sold: number,
+  active: Iterable<ActiveAdmission>,
+  now: number,
+): number {
+  let size = 0;
+  let engaged = 0;
+  for (const entry of active) {
+    size++;
+    if (entry.state === 'purchasing' || now < admittedAt(settings, entry) + LIKELY_GONE_MS) engaged++;
+  }
+  const seatRoom = Math.ceil((settings.capacity - sold) * OVERBOOKING) - engaged;
+  return Math.min(settings.maxActivePurchases - size, seatRoom);
+}
+
+const admittedAt = (settings: QueueSettings, entry: ActiveAdmission): number =>
+  entry.expiresAt - settings.admissionTtlMs;
+
 export class QueueState {
   private readonly s: QueueSnapshot;
   /** Fan hashes by position (index = position - 1). */
@@ -67,13 +102,15 @@ export class QueueState {
   /** Hash → position (> 0) or -(pre-queue index + 1). */
   private readonly index = new Map<string, number>();
   private readonly active = new Map<number, ActiveAdmission>();
+  private readonly finished: Set<number>;
   /** Ranges created since the last `takeNewRanges`. */
   private fresh: AdmissionRange[] = [];
 
   constructor(
     readonly settings: QueueSettings,
     snapshot: QueueSnapshot | undefined,
-    newKey: () => [number, number],
+    /** For a new queue: its random hash key, and the time (it opens now unless `opensAt` is set). */
+    fresh: { key: () => [number, number]; now: number },
     order?: Uint8Array,
     prequeue?: Uint8Array,
   ) {
@@ -85,8 +122,9 @@ export class QueueState {
           runs: snapshot.runs + 1,
         }
       : {
-          hashKey: newKey(),
+          hashKey: fresh.key(),
           opened: settings.opensAt === undefined,
+          openedAt: settings.opensAt === undefined ? fresh.now : undefined,
           admittedThrough: 0,
           active: [],
           ranges: [],
@@ -94,6 +132,7 @@ export class QueueState {
           outcomes: noOutcomes(),
           expired: 0,
           peakActive: 0,
+          log: [],
           version: 0,
           batches: 0,
           runs: 1,
@@ -103,6 +142,7 @@ export class QueueState {
     this.order.forEach((hash, i) => this.index.set(hash, i + 1));
     this.prequeue.forEach((hash, i) => this.index.set(hash, -(i + 1)));
     for (const entry of this.s.active) this.active.set(entry.position, { ...entry });
+    this.finished = new Set(this.s.finished ?? []);
   }
 
   get version(): number {
@@ -121,14 +161,21 @@ export class QueueState {
     return this.order.length + this.prequeue.length;
   }
 
-  /** When the earliest unused admission's slot frees (expiry plus grace), if any is pending. */
-  nextExpiry(): number | undefined {
+  /**
+   * The next moment something changes by itself (after `now`): an unused admission's slot frees (expiry
+   * plus grace), or an unused admission starts to count as walked away.
+   */
+  nextWake(now: number): number | undefined {
     let next: number | undefined;
+    const consider = (at: number) => {
+      if (at > now && (next === undefined || at < next)) next = at;
+    };
     for (const entry of this.active.values()) {
-      if (entry.state === 'admitted' && (next === undefined || entry.expiresAt < next))
-        next = entry.expiresAt;
+      if (entry.state !== 'admitted') continue;
+      consider(entry.expiresAt + ADMISSION_GRACE_MS);
+      consider(admittedAt(this.settings, entry) + LIKELY_GONE_MS);
     }
-    return next === undefined ? undefined : next + ADMISSION_GRACE_MS;
+    return next;
   }
 
   /**
@@ -183,6 +230,7 @@ export class QueueState {
     this.order.push(...placed);
     this.prequeue = [];
     this.s.opened = true;
+    this.s.openedAt = now;
     this.s.shuffle = shuffle;
     this.bump();
     this.admit(now);
@@ -191,6 +239,7 @@ export class QueueState {
 
   /** A purchase started with the admission of `position`: its slot stays taken until the purchase ends. */
   admissionUsed(signal: AdmissionUsed, now: number): void {
+    if (this.finished.has(signal.position) || signal.position > this.s.admittedThrough) return;
     const entry = this.active.get(signal.position);
     if (entry) {
       entry.state = 'purchasing';
@@ -210,15 +259,20 @@ export class QueueState {
 
   /** A purchase ended (any outcome): its slot frees, a sale counts, and the next fans may go in. */
   purchaseFinished(signal: PurchaseFinished, now: number): void {
+    if (this.finished.has(signal.position)) return; // told twice: counted once
+    this.finished.add(signal.position);
     this.active.delete(signal.position);
     this.s.outcomes[signal.outcome]++;
     if (signal.outcome === 'completed') this.s.sold++;
-    if (this.s.sold >= this.settings.capacity && !this.s.closed) this.s.closed = 'sold-out';
+    if (this.s.sold >= this.settings.capacity && !this.s.closed) {
+      this.s.closed = 'sold-out';
+      this.s.soldOutAt = now;
+    }
     this.bump();
     this.admit(now);
   }
 
-  /** Frees the slots of admissions that ran out unused (their grace included). */
+  /** Frees the slots of admissions that ran out unused (their grace included), then admits. */
   expireDue(now: number): number {
     let expired = 0;
     for (const [position, entry] of this.active) {
@@ -231,8 +285,8 @@ export class QueueState {
     if (expired > 0) {
       this.s.expired += expired;
       this.bump();
-      this.admit(now);
     }
+    this.admit(now); // also when fans merely started to count as walked away
     return expired;
   }
 
@@ -273,16 +327,32 @@ export class QueueState {
     if (this.settings.opensAt !== undefined) view.opensAt = this.settings.opensAt;
     if (this.s.shuffle) view.shuffle = { ...this.s.shuffle };
     if (this.s.closed) view.closed = this.s.closed;
+    if (this.s.openedAt !== undefined) view.openedAt = this.s.openedAt;
+    if (this.s.soldOutAt !== undefined) view.soldOutAt = this.s.soldOutAt;
     return view;
   }
 
-  /** Everything a continued run needs: JSON state plus the two packed hash lists. */
-  snapshot(): { snapshot: QueueSnapshot; order: Uint8Array; prequeue: Uint8Array } {
+  admissionLog(): { log: AdmissionLogEntry[]; dropped: number } {
+    return { log: this.s.log.map((entry) => [...entry]), dropped: this.s.logDropped ?? 0 };
+  }
+
+  /**
+   * Everything a continued run needs: JSON state plus the two packed hash lists; `unpublished` are the
+   * admission ranges the cache has not seen yet.
+   */
+  snapshot(unpublished: AdmissionRange[] = []): {
+    snapshot: QueueSnapshot;
+    order: Uint8Array;
+    prequeue: Uint8Array;
+  } {
     return {
       snapshot: {
         ...this.s,
         active: [...this.active.values()].map((entry) => ({ ...entry })),
         ranges: [...this.s.ranges],
+        log: this.s.log.map((entry) => [...entry]),
+        finished: [...this.finished],
+        unpublished,
         outcomes: { ...this.s.outcomes },
       },
       order: packHashes(this.order),
@@ -293,7 +363,7 @@ export class QueueState {
   /** Admits the next positions in order while slots are free, fans wait and seats may remain. */
   private admit(now: number): void {
     if (!this.s.opened || this.s.closed || this.s.sold >= this.settings.capacity) return;
-    const room = this.settings.maxActivePurchases - this.active.size;
+    const room = admissionRoom(this.settings, this.s.sold, this.active.values(), now);
     const count = Math.min(room, this.order.length - this.s.admittedThrough);
     if (count <= 0) return;
     const range: AdmissionRange = {
@@ -306,6 +376,11 @@ export class QueueState {
     }
     this.s.admittedThrough = range.to;
     this.s.ranges.push(range);
+    this.s.log.push([range.from, range.to, now]);
+    if (this.s.log.length > ADMISSION_LOG_LIMIT) {
+      this.s.logDropped = (this.s.logDropped ?? 0) + this.s.log.length - ADMISSION_LOG_LIMIT;
+      this.s.log.splice(0, this.s.log.length - ADMISSION_LOG_LIMIT);
+    }
     this.fresh.push(range);
     this.s.peakActive = Math.max(this.s.peakActive, this.active.size);
     this.bump();

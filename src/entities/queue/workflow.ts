@@ -24,6 +24,7 @@ import {
   joinQueueUpdate,
   MAX_JOIN_BATCH,
   purchaseFinishedSignal,
+  queueAdmissionLogQuery,
   queueSnapshotQuery,
   rolloverQueueSignal,
   type AdmissionRange,
@@ -52,14 +53,15 @@ export async function queueEntity(
   prequeue?: Uint8Array,
 ): Promise<QueueView> {
   const { settings } = input;
-  const queue = new QueueState(settings, input.snapshot, () => [random32(), random32()], order, prequeue);
-  // A new queue publishes its first view at once; a continued run was published before it continued.
-  let published = input.snapshot ? queue.version : -1;
-  let unpublished: AdmissionRange[] = [];
+  const fresh = { key: (): [number, number] => [random32(), random32()], now: Date.now() };
+  const queue = new QueueState(settings, input.snapshot, fresh, order, prequeue);
+  // Every run publishes its view at once (a continued run also what its predecessor had not published).
+  let published = -1;
+  let unpublished: AdmissionRange[] = [...(input.snapshot?.unpublished ?? [])];
   let rollover = false;
 
   // Never-cancelled timers (a timer cancelled in the activation where it fires is rejected by the server).
-  // One armed timer covers every later expiry: when it fires it arms the next one.
+  // One armed timer covers every later wake-up: when it fires it arms the next one.
   const armed = new Set<number>();
   const armExpiry = (dueAt: number): void => {
     const at = Math.ceil(dueAt / TIMER_GRANULARITY_MS) * TIMER_GRANULARITY_MS;
@@ -74,7 +76,7 @@ export async function queueEntity(
   /** After any change: collect new admission ranges for publishing and keep an expiry timer armed. */
   const settle = (): void => {
     unpublished.push(...queue.takeNewRanges());
-    const next = queue.nextExpiry();
+    const next = queue.nextWake(Date.now());
     if (next !== undefined) armExpiry(next);
   };
 
@@ -116,6 +118,7 @@ export async function queueEntity(
     rollover = true;
   });
   setHandler(queueSnapshotQuery, () => queue.view());
+  setHandler(queueAdmissionLogQuery, () => queue.admissionLog());
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
   const wake = (): boolean => queue.version !== published || queue.closed === 'closed' || wantsNewRun();
@@ -136,11 +139,15 @@ export async function queueEntity(
       published = view.version;
     }
 
-    if (queue.closed === 'closed' || wantsNewRun()) {
+    if (queue.closed === 'closed') {
       await condition(allHandlersFinished);
       if (queue.version !== published) continue; // a handler changed the queue meanwhile: publish it first
-      if (queue.closed === 'closed') return queue.view();
-      const next = queue.snapshot();
+      return queue.view();
+    }
+    if (wantsNewRun()) {
+      // Straight away, unpublished changes included: under steady joins there may never be a quiet moment.
+      await condition(allHandlersFinished);
+      const next = queue.snapshot(unpublished);
       const continueAsNew = makeContinueAsNewFunc<typeof queueEntity>({
         typedSearchAttributes: workflowInfo().typedSearchAttributes,
       });

@@ -77,6 +77,8 @@ export const releaseSeatUpdate = defineUpdate<SeatView, [ReleaseSeatInput]>('rel
 export const seatStateQuery = defineQuery<SeatView>('seatState');
 /** The ticket a sold seat was sold under: for ticket verification only, never shown to the public. */
 export const seatTicketQuery = defineQuery<{ ticketId?: string }>('seatTicket');
+/** The seat with its holder and buyer, for the auditor and operators (never served over HTTP). */
+export const seatAuditQuery = defineQuery<SeatAudit>('seatAudit');
 /** The event is closed: the entity finishes once in-flight handlers are done. */
 export const closeSeatSignal = defineSignal('closeSeat');
 /** Operator tool: continue-as-new now (history compaction; also how tests force a new run). */
@@ -94,6 +96,11 @@ export interface SeatHold {
   holdId: string;
   purchaseId: string;
   expiresAt: number;
+}
+
+export interface SeatAudit extends SeatView {
+  hold?: SeatHold;
+  sale?: { holdId: string; purchaseId: string; ticketId: string };
 }
 
 /** A remembered outcome, so a repeated command returns its first result (across runs too). */

@@ -10,6 +10,7 @@ import {
   type ConfirmSeatInput,
   type HoldSeatInput,
   type ReleaseSeatInput,
+  type SeatAudit,
   type SeatSnapshot,
   type SeatView,
 } from './contract';
@@ -148,6 +149,14 @@ export class SeatState {
   /** Who bought the seat: for the owner's own checks (ticket verification), never for the public view. */
   get sale(): SeatSnapshot['sale'] {
     return this.s.sale;
+  }
+
+  /** Everything an auditor needs: the view, the current hold and the sale (operators only). */
+  audit(): SeatAudit {
+    const audit: SeatAudit = { ...this.view() };
+    if (this.s.status === 'held' && this.s.hold) audit.hold = { ...this.s.hold };
+    if (this.s.sale) audit.sale = { ...this.s.sale };
+    return audit;
   }
 
   private holdLapsed(now: number): boolean {

@@ -23,6 +23,7 @@ import {
   holdSeatUpdate,
   releaseSeatUpdate,
   rolloverSeatSignal,
+  seatAuditQuery,
   SEAT_STATUS_SEARCH_ATTRIBUTE,
   seatStateQuery,
   seatTicketQuery,
@@ -77,6 +78,7 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   });
   setHandler(seatStateQuery, () => seat.view());
   setHandler(seatTicketQuery, () => ({ ticketId: seat.sale?.ticketId }));
+  setHandler(seatAuditQuery, () => seat.audit());
   setHandler(closeSeatSignal, () => seat.close());
   setHandler(rolloverSeatSignal, () => {
     rollover = true;

@@ -17,6 +17,12 @@ import {
   seatWorkflowId,
   type SeatView,
 } from '../../entities/seat/contract';
+import {
+  admissionUsedSignal,
+  purchaseFinishedSignal,
+  queueWorkflowId,
+  type PurchaseOutcome,
+} from '../../entities/queue/contract';
 import { FailureCode, isFailureCode } from '../../failures';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
@@ -32,6 +38,17 @@ export const BEST_AVAILABLE_ROUNDS = 3;
 export const BEST_AVAILABLE_SPREAD = 24;
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
 const CHARGE_HEARTBEAT_MS = 200;
+
+export type QueueMessage =
+  | { kind: 'admission-used'; eventId: string; position: number; fanId: string }
+  | {
+      kind: 'purchase-finished';
+      eventId: string;
+      position: number;
+      fanId: string;
+      outcome: PurchaseOutcome;
+      code?: FailureCode;
+    };
 
 export interface PurchaseActivityDeps {
   client: Client;
@@ -182,6 +199,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       token: PaymentToken;
       amountCents: number;
       purchaseId: string;
+      eventId: string;
       fanId: string;
     }): Promise<{ chargeId: string }> {
       const context = Context.current();
@@ -229,6 +247,26 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     /** Projects the purchase status into the read-side cache (stale versions are ignored). */
     async projectPurchase(status: PurchaseStatus): Promise<void> {
       await purchaseCache.project(status);
+    },
+
+    /**
+     * Tells the waiting room that an admission is in use, or that its purchase ended. Sent from a local
+     * activity rather than as the workflow's own signal command, which would cost the saga an extra
+     * workflow task each time. At least once: the queue entity ignores repeats. A queue that has
+     * finished (its event closed) needs no news.
+     */
+    async tellQueue(message: QueueMessage): Promise<void> {
+      const handle = client.workflow.getHandle(queueWorkflowId(message.eventId));
+      try {
+        if (message.kind === 'admission-used') {
+          await handle.signal(admissionUsedSignal, { position: message.position, fanId: message.fanId });
+        } else {
+          const { position, fanId, outcome, code } = message;
+          await handle.signal(purchaseFinishedSignal, { position, fanId, outcome, code });
+        }
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
     },
 
     async sendNotification(input: { channel: Channel; purchaseId: string; fanId: string }): Promise<void> {

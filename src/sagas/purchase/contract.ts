@@ -47,6 +47,8 @@ export interface PurchaseStatus {
   compensations?: string[];
   /** Fingerprint of the request that started it: a different request by the same fan is refused. */
   requestDigest?: string;
+  /** Queue events: the waiting-room position whose admission it used. */
+  position?: number;
 }
 
 export interface NotifyPolicy {

@@ -11,7 +11,6 @@ import {
   ParentClosePolicy,
   TimeoutFailure,
   condition,
-  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -20,12 +19,8 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  admissionUsedSignal,
-  purchaseFinishedSignal,
-  queueWorkflowId,
-  type PurchaseOutcome,
-} from '../../entities/queue/contract';
+import type { PurchaseOutcome } from '../../entities/queue/contract';
+import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../entities/seat/contract';
 import { FailureCode, isFailureCode } from '../../failures';
 import type { PurchaseActivities } from './activities';
 import {
@@ -79,22 +74,29 @@ function toFailure(err: unknown): PurchaseFailure {
 
 /**
  * Tells the waiting room (queue events only) that the admission is in use now, and later that the purchase
- * ended, so its slot goes to the next fan. The second signal waits for the first, so they arrive in order.
- * A queue that already finished (event closed) needs neither.
+ * ended, so its slot goes to the next fan. Local activities: no extra workflow task per message. The end
+ * is told after the start has been delivered, so the queue entity sees them in order.
  */
-function admissionReporter(
-  input: PurchaseInput,
-): (outcome: PurchaseOutcome, code?: FailureCode) => Promise<void> {
+function admissionReporter(input: PurchaseInput): {
+  used: Promise<void>;
+  finished: (outcome: PurchaseOutcome, code?: FailureCode) => Promise<void>;
+} {
   const { admission, eventId, fanId } = input;
-  if (!admission) return async () => undefined;
-  const queue = getExternalWorkflowHandle(queueWorkflowId(eventId));
-  const warn = (err: unknown) => log.warn('waiting room not told', { eventId, fanId, err });
-  const used = queue.signal(admissionUsedSignal, { position: admission.position, fanId }).catch(warn);
-  return async (outcome, code) => {
-    await used;
-    await queue
-      .signal(purchaseFinishedSignal, { position: admission.position, fanId, outcome, code })
-      .catch(warn);
+  if (!admission) return { used: Promise.resolve(), finished: async () => undefined };
+  const warn = (err: unknown) => {
+    if (isCancellation(err)) throw err;
+    log.warn('waiting room not told', { eventId, fanId, err });
+  };
+  const { position } = admission;
+  const used = local.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn);
+  return {
+    used,
+    finished: async (outcome, code) => {
+      await used;
+      await local
+        .tellQueue({ kind: 'purchase-finished', eventId, position, fanId, outcome, code })
+        .catch(warn);
+    },
   };
 }
 
@@ -103,9 +105,12 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
   if (input.requestDigest) status.requestDigest = input.requestDigest;
-  const reportToQueue = admissionReporter(input);
+  if (input.admission) status.position = input.admission.position;
+  const queue = admissionReporter(input);
   const { chargePayment } = proxyActivities<PurchaseActivities>({
     startToCloseTimeout: input.paymentTimeoutMs,
+    // A hanging gateway gets two attempts, then the fan is answered and the seat goes back on sale.
+    scheduleToCloseTimeout: 2 * input.paymentTimeoutMs + 1_000,
     heartbeatTimeout: Math.min(input.paymentTimeoutMs, 2_000),
     // On cancel, wait for the gateway's answer: either it stopped (no charge) or the charge landed (refund).
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -172,6 +177,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
         token: input.paymentToken,
         amountCents: input.priceCents,
         purchaseId,
+        eventId,
         fanId,
       });
       captured = !flow.consideredCancelled;
@@ -204,13 +210,13 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       }
       const state = failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed';
       await move({ state, failure, compensations: ran });
-      await reportToQueue(state, failure.code);
+      await queue.finished(state, failure.code);
     });
     throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
   }
 
   await move({ state: 'completed' });
-  await reportToQueue('completed');
+  await queue.finished('completed');
   const args: [ConfirmationInput] = [
     {
       purchaseId,
@@ -226,6 +232,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     args,
     // The confirmation outlives the purchase: its failures show in its own result, never in the purchase.
     parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],
   });
   return status;
 }

@@ -15,7 +15,12 @@ import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
 import type { SeatCache } from '../../../cache/seat-cache';
 import type { PurchaseConfig } from '../../../config';
-import { seatExists, seatTicketQuery, seatWorkflowId } from '../../../entities/seat/contract';
+import {
+  EVENT_ID_SEARCH_ATTRIBUTE,
+  seatExists,
+  seatTicketQuery,
+  seatWorkflowId,
+} from '../../../entities/seat/contract';
 import { FailureCode } from '../../../failures';
 import { verifyToken } from '../../../lib/signing';
 import {
@@ -100,6 +105,14 @@ export class PurchaseService {
       );
     }
     if (admission && admission.expiresAt <= Date.now()) {
+      // A retry of a purchase the cache lost (a flush) is still the same purchase.
+      if (
+        await this.client.workflow
+          .getHandle(purchaseId)
+          .describe()
+          .catch(() => undefined)
+      )
+        return answer(false);
       throw new HttpProblem(
         FailureCode.ADMISSION_EXPIRED,
         `the admission expired at ${new Date(admission.expiresAt).toISOString()}`,
@@ -134,6 +147,7 @@ export class PurchaseService {
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return answer(false);

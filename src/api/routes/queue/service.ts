@@ -97,8 +97,8 @@ export class QueueService {
       const joined = await this.batcher(eventId)
         .submit(fanId)
         .catch(async (err: unknown) => {
-          // The queue entity finishes when its event closes.
-          if (err instanceof WorkflowNotFoundError && (await this.events.event(eventId)).closed) {
+          // The queue entity finishes only when its event closes (the cached record may not say so yet).
+          if (err instanceof WorkflowNotFoundError) {
             throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
           }
           throw err;
@@ -177,8 +177,9 @@ export class QueueService {
         admission: { admissionToken, expiresAt: new Date(range.expiresAt).toISOString() },
       };
     }
-    // Expired, unless a purchase the cache lost was started in time: ask the saga once.
-    const started = await this.purchaseOf(eventId, fanId);
+    // Expired, unless a purchase was started in time that the cache lost (only a flush loses one).
+    const cacheComplete = await this.cache.placesComplete(eventId).catch(() => false);
+    const started = cacheComplete ? undefined : await this.purchaseOf(eventId, fanId);
     if (started) return this.withPurchase(base, started);
     return { ...base, state: 'expired', pollAfterMs: 0 };
   }
@@ -200,7 +201,8 @@ export class QueueService {
     const cached = await this.cache.admissionOf(eventId, position).catch(() => undefined);
     if (cached) return cached;
     const memo = this.snapshots.get(eventId);
-    const view = memo && Date.now() - memo.at < SNAPSHOT_REUSE_MS ? memo.view : await this.repair(eventId);
+    const fresh = memo && Date.now() - memo.at < SNAPSHOT_REUSE_MS && memo.view.admittedThrough >= position;
+    const view = fresh ? memo.view : await this.repair(eventId);
     return view?.ranges.find((range) => position >= range.from && position <= range.to);
   }
 
@@ -269,7 +271,9 @@ export class QueueService {
         fanIds.forEach((fanId, i) => {
           if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
         });
-        await this.cache.putPlaces(eventId, places).catch(() => undefined);
+        await this.cache.putPlaces(eventId, places).catch(async () => {
+          await this.cache.markPlacesIncomplete(eventId).catch(() => undefined);
+        });
         await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
         this.remember(answer.view);
         const known = new Set(answer.known);

@@ -1,0 +1,245 @@
+/**
+ * `npm run drop [-- --fans 50000 --seats 500 --window 10 --profile uniform|burst
+ *   --payment-mix ok=0.8,declined=0.1,timeout=0.05,flaky=0.05 --abandon 0.05 --seed 1 --runs 1
+ *   --api URL --max-active 100 --deadline 180 --no-ceiling --publish]`
+ *
+ * Simulates a drop against a running TicketDrop (by default the one `npm start` runs), then audits it
+ * from the sources of truth, measures the machine's ceiling, and writes a report (JSON, Markdown, SVG
+ * chart) under `reports/`. `--publish` also writes the committed report `docs/DROP-REPORT.md` (medians of
+ * the runs plus the last run in full). Exits 1 when the audit finds a violation.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import { audit, formatAudit } from '../src/audit/auditor';
+import { PurchaseCache } from '../src/cache/purchase-cache';
+import { QueueCache } from '../src/cache/queue-cache';
+import { createRedis, waitForRedis } from '../src/cache/redis';
+import { SeatCache } from '../src/cache/seat-cache';
+import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
+import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
+import { localEnv, readStackFile } from '../src/dev/local-stack-file';
+import { ROOT } from '../src/dev/provision';
+import { ProviderStore } from '../src/providers/store';
+import { connectClient } from '../src/temporal/connection';
+import { measureCeiling } from './drop/ceiling';
+import {
+  buildReport,
+  historyEvents,
+  renderChart,
+  renderMarkdown,
+  targetsMet,
+  watchProcesses,
+  type DropReport,
+} from './drop/report';
+import { parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
+
+const CEILING_SECONDS = 15;
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      fans: { type: 'string', default: '50000' },
+      seats: { type: 'string', default: '500' },
+      window: { type: 'string', default: '10' },
+      api: { type: 'string' },
+      profile: { type: 'string', default: 'uniform' },
+      'payment-mix': { type: 'string', default: 'ok=0.8,declined=0.1,timeout=0.05,flaky=0.05' },
+      abandon: { type: 'string', default: '0.05' },
+      seed: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '1' },
+      'max-active': { type: 'string', default: '100' },
+      deadline: { type: 'string', default: '180' },
+      'no-ceiling': { type: 'boolean', default: false },
+      publish: { type: 'boolean', default: false },
+    },
+  });
+  if (values.profile !== 'uniform' && values.profile !== 'burst')
+    throw new Error('--profile is uniform or burst');
+  const env = localEnv();
+  const stack = readStackFile();
+  const api = values.api ?? env.TICKETDROP_API_URL ?? 'http://127.0.0.1:3000';
+  const adminToken = env.TICKETDROP_ADMIN_TOKEN;
+  if (!adminToken) throw new Error('no admin token: run `npm start` first, or set TICKETDROP_ADMIN_TOKEN');
+  const worker = loadWorkerConfig(env);
+  const temporal = loadTemporalConfig(env);
+  const client = await connectClient(temporal);
+  const redis = createRedis(loadRedisConfig(env));
+  const store = new ProviderStore(worker.providersDb);
+  const reportsDir = path.join(ROOT, 'reports');
+  mkdirSync(reportsDir, { recursive: true });
+  const reports: DropReport[] = [];
+  let ok = true;
+  try {
+    await waitForRedis(redis);
+    for (let run = 1; run <= Number(values.runs); run++) {
+      const options: DropOptions = {
+        api,
+        adminToken,
+        fans: Number(values.fans),
+        seats: Number(values.seats),
+        windowSec: Number(values.window),
+        profile: values.profile,
+        paymentMix: parsePaymentMix(values['payment-mix']),
+        abandon: Number(values.abandon),
+        seed: Number(values.seed) + run - 1,
+        maxActivePurchases: Number(values['max-active']),
+        eventId: `drop-${Date.now().toString(36)}`,
+        deadlineSec: Number(values.deadline),
+      };
+      console.log(
+        `run ${run}/${values.runs}: ${options.fans} fans, ${options.seats} seats, event ${options.eventId} at ${api}`,
+      );
+      const bar = new SingleBar({
+        format:
+          '  {bar} {elapsed}s | joined {joined}/{fans} | admitted {admitted} | sold {sold}/{seats} | answered {answered}/{fans}',
+        hideCursor: true,
+      });
+      bar.start(options.fans, 0, {
+        joined: 0,
+        admitted: 0,
+        sold: 0,
+        answered: 0,
+        fans: options.fans,
+        seats: options.seats,
+        elapsed: 0,
+      });
+      const pids = api === stack.apiUrl ? { ...stack.pids } : {};
+      const stopWatching = watchProcesses({ ...pids, 'drop simulator': process.pid });
+      const result = await runDrop({
+        ...options,
+        onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
+      });
+      const usage = stopWatching();
+      bar.stop();
+
+      console.log('  auditing from the entities, the purchases and the ledger…');
+      const report = await audit(
+        {
+          client,
+          store,
+          signingSecret: worker.signingSecret,
+          caches: {
+            seats: new SeatCache(redis),
+            queue: new QueueCache(redis),
+            purchases: new PurchaseCache(redis),
+          },
+        },
+        options.eventId,
+      );
+      console.log(formatAudit(report));
+      ok &&= report.ok;
+      const queue = await client.workflow
+        .getHandle(queueWorkflowId(options.eventId))
+        .query(queueSnapshotQuery);
+      const events = await historyEvents(client, options.eventId);
+      // The probe gets as many history events as one purchase costs, all workflows of the drop included.
+      const eventsPerPurchase = events / Math.max(1, report.figures.purchases);
+      let ceiling;
+      if (!values['no-ceiling']) {
+        console.log(`  measuring the ceiling (${CEILING_SECONDS} s of minimal workflows)…`);
+        ceiling = await measureCeiling(
+          client,
+          temporal.taskQueue,
+          eventsPerPurchase,
+          options.maxActivePurchases,
+          CEILING_SECONDS,
+        );
+      }
+      const dropReport = buildReport({
+        options,
+        result,
+        audit: report,
+        machine: machine(),
+        usage,
+        historyEvents: events,
+        soldOutAt: queue.soldOutAt,
+        ceiling,
+      });
+      reports.push(dropReport);
+      const base = path.join(reportsDir, options.eventId);
+      writeFileSync(`${base}.json`, JSON.stringify(dropReport, null, 2));
+      writeFileSync(`${base}.svg`, await renderChart(dropReport.samples, `Drop ${options.eventId}`));
+      writeFileSync(`${base}.md`, renderMarkdown(dropReport, `${options.eventId}.svg`));
+      console.log(`  report: ${base}.md (.json, .svg)`);
+      for (const t of targetsMet(dropReport)) console.log(`  ${t.met ? 'met   ' : 'missed'} ${t.target}`);
+    }
+    if (values.publish) await publish(reports);
+  } finally {
+    store.close();
+    redis.disconnect();
+    await client.connection.close();
+  }
+  return ok ? 0 : 1;
+}
+
+/** docs/DROP-REPORT.md: the medians over the runs, then the last run in full, with its chart. */
+async function publish(reports: DropReport[]): Promise<void> {
+  const last = reports[reports.length - 1];
+  const median = (pick: (r: DropReport) => number | null | undefined): string => {
+    const values = reports
+      .map(pick)
+      .filter((v): v is number => typeof v === 'number')
+      .sort((a, b) => a - b);
+    if (values.length === 0) return '–';
+    return String(values[Math.floor((values.length - 1) / 2)]);
+  };
+  const each = (pick: (r: DropReport) => number | null | undefined) =>
+    reports.map((r) => pick(r) ?? '–').join(' / ');
+  const rows: [string, (r: DropReport) => number | null | undefined][] = [
+    ['sold', (r) => r.sold],
+    ['oversold', (r) => r.oversold],
+    ['doubleSold', (r) => r.doubleSold],
+    ['chargedWithoutTicket', (r) => r.chargedWithoutTicket],
+    ['strandedHolds', (r) => r.strandedHolds],
+    ['fans answered', (r) => r.fansAnswered],
+    ['admission-order inversions', (r) => r.admissionInversions],
+    ['HTTP 5xx', (r) => r.http5xx],
+    ['sold out after opening (s)', (r) => r.sellOutSeconds],
+    ['every fan answered after opening (s)', (r) => r.drainSeconds],
+    ['join p50 (ms)', (r) => r.latencyMs.join.p50],
+    ['join p99 (ms)', (r) => r.latencyMs.join.p99],
+    ['poll p99 (ms)', (r) => r.latencyMs.poll.p99],
+    ['purchase p50 (ms)', (r) => r.latencyMs.purchase.p50],
+    ['purchase p99 (ms)', (r) => r.latencyMs.purchase.p99],
+    ['purchases per second', (r) => r.purchasesPerSec],
+    ['ceiling (minimal workflows per second)', (r) => r.ceiling?.probesPerSec],
+    ['purchases/s ÷ ceiling', (r) => r.ceiling?.fraction],
+    ['history events per ticket sold', (r) => r.historyEventsPerTicket],
+    ['whole stack peak RSS (MiB)', (r) => r.wholeStackPeakRssMiB],
+  ];
+  const chart = 'img/drop-chart.svg';
+  mkdirSync(path.join(ROOT, 'docs', 'img'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'docs', chart), await renderChart(last.samples, `Drop ${last.eventId}`));
+  const summary = [
+    '# The drop: latest published run',
+    '',
+    `\`npm run drop -- --runs ${reports.length} --publish\`: ${reports.length} runs of ${last.fans} fans for ${last.seats} seats in a ${last.options.windowSec} s window against \`npm start\`'s stack, everything on one machine (${last.machine}), load generator included. Medians first (each run in brackets), then the last run in full. How to read it: README, "The drop".`,
+    '',
+    '| figure | median | runs |',
+    '|---|---:|---|',
+    ...rows.map(([name, pick]) => `| ${name} | ${median(pick)} | ${each(pick)} |`),
+    '',
+    '---',
+    '',
+    renderMarkdown(last, chart).replace(/^# /, '## Last run: ').replace(/\n## /g, '\n### '),
+  ].join('\n');
+  writeFileSync(path.join(ROOT, 'docs', 'DROP-REPORT.md'), summary);
+  writeFileSync(path.join(ROOT, 'docs', 'drop-report.json'), JSON.stringify(reports, null, 2));
+  console.log('published docs/DROP-REPORT.md and docs/img/drop-chart.svg');
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`drop failed: ${(err as Error).message}`);
+    process.exit(2);
+  },
+);

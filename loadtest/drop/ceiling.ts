@@ -1,0 +1,41 @@
+/**
+ * The machine's ceiling: how many minimal workflows per second the Temporal server and worker complete
+ * when each has as many history events as one purchase costs, with as many in flight as the drop lets
+ * purchases run. The drop report gives purchases per second as a fraction of it.
+ */
+import type { Client } from '@temporalio/client';
+import { CEILING_WORKFLOW_TYPE, probeEvents } from '../../src/probes/ceiling/workflow';
+import type { CeilingFigures } from './report';
+
+export async function measureCeiling(
+  client: Client,
+  taskQueue: string,
+  eventsPerPurchase: number,
+  inFlight: number,
+  seconds: number,
+): Promise<CeilingFigures> {
+  const steps = Math.max(1, Math.round((eventsPerPurchase - 5) / 6));
+  const run = Date.now().toString(36);
+  const deadline = Date.now() + seconds * 1000;
+  let next = 0;
+  let completed = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (Date.now() < deadline) {
+        await client.workflow.execute(CEILING_WORKFLOW_TYPE, {
+          workflowId: `ceiling-${run}-${next++}`,
+          taskQueue,
+          args: [steps],
+        });
+        completed++;
+      }
+    }),
+  );
+  const elapsedSec = (performance.now() - start) / 1000;
+  return {
+    probesPerSec: Math.round((completed / elapsedSec) * 10) / 10,
+    eventsPerProbe: probeEvents(steps),
+    inFlight,
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * The drop report: the figures a reader needs to judge a drop (correctness first, then speed), as JSON
+ * and Markdown, plus a chart of sales, holds and queue depth over time (SVG, drawn by Vega-Lite).
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Client } from '@temporalio/client';
+import type { AuditReport } from '../../src/audit/auditor';
+import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../src/entities/seat/contract';
+import { mapLimit } from '../../src/lib/concurrency';
+import type { DropOptions, DropResult, Sample } from './simulator';
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+export interface CeilingFigures {
+  probesPerSec: number;
+  eventsPerProbe: number;
+  inFlight: number;
+}
+
+export interface DropReport {
+  eventId: string;
+  startedAt: string;
+  machine: string;
+  options: Omit<DropOptions, 'adminToken' | 'onProgress'>;
+  fans: number;
+  seats: number;
+  sold: number;
+  oversold: number;
+  doubleSold: number;
+  chargedWithoutTicket: number;
+  strandedHolds: number;
+  fansAnswered: number;
+  finals: Record<string, number>;
+  sellOutSeconds: number | null;
+  drainSeconds: number | null;
+  latencyMs: { join: Percentiles; poll: Percentiles; purchase: Percentiles };
+  httpStatuses: Record<string, number>;
+  http5xx: number;
+  admissionInversions: number;
+  failuresByCode: Record<string, number>;
+  peakRssMiB: Record<string, number>;
+  wholeStackPeakRssMiB: number;
+  /** Average share of one core per process during the drop (where the time went). */
+  cpuPercent: Record<string, number>;
+  historyEventsPerTicket: number;
+  purchasesPerSec: number;
+  ceiling?: CeilingFigures & { fraction: number };
+  audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
+  samples: Sample[];
+}
+
+const percentiles = (h: DropResult['latency']['join']): Percentiles => ({
+  p50: round(h.getValueAtPercentile(50) / 1000),
+  p95: round(h.getValueAtPercentile(95) / 1000),
+  p99: round(h.getValueAtPercentile(99) / 1000),
+  max: round(h.maxValue / 1000),
+  count: h.totalCount,
+});
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+const VEGA_LITE: string = 'vega-lite';
+
+/** Resident memory (VmRSS) of a process in MiB, from /proc (Linux); 0 when it cannot be read. */
+export function rssMiB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+export interface ProcessUsage {
+  peakRssMiB: Record<string, number>;
+  /** Average share of one core each process used while watched. */
+  cpuPercent: Record<string, number>;
+}
+
+/** Samples memory of the given processes until stopped; returns peak RSS and average CPU per process. */
+export function watchProcesses(pids: Record<string, number>, everyMs = 500): () => ProcessUsage {
+  const peaks: Record<string, number> = {};
+  const cpuAtStart = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const started = performance.now();
+  const sample = () => {
+    for (const [name, pid] of Object.entries(pids)) peaks[name] = Math.max(peaks[name] ?? 0, rssMiB(pid));
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return () => {
+    clearInterval(timer);
+    sample();
+    const elapsedSec = (performance.now() - started) / 1000;
+    return {
+      peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([name, mib]) => [name, Math.round(mib)])),
+      cpuPercent: Object.fromEntries(
+        Object.entries(pids).map(([name, pid]) => [
+          name,
+          round(((cpuSeconds(pid) - cpuAtStart[name]) / elapsedSec) * 100),
+        ]),
+      ),
+    };
+  };
+}
+
+/** History events of every workflow of the event (seats, queue, event, purchases, confirmations). */
+export async function historyEvents(client: Client, eventId: string): Promise<number> {
+  const runs: { workflowId: string; runId: string }[] = [];
+  const query = `${EVENT_ID_SEARCH_ATTRIBUTE.name} = '${eventId}'`;
+  for await (const wf of client.workflow.list({ query }))
+    runs.push({ workflowId: wf.workflowId, runId: wf.runId });
+  const counts = await mapLimit(runs, 16, async ({ workflowId, runId }) => {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    return history.events?.length ?? 0;
+  });
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+export function buildReport(input: {
+  options: DropOptions;
+  result: DropResult;
+  audit: AuditReport;
+  machine: string;
+  usage: ProcessUsage;
+  historyEvents: number;
+  soldOutAt?: number;
+  ceiling?: CeilingFigures;
+}): DropReport {
+  const { options, result, audit } = input;
+  const finals: Record<string, number> = {};
+  for (const fan of result.fans) finals[fan.final] = (finals[fan.final] ?? 0) + 1;
+  const answered = result.fans.filter((f) => f.final !== 'unanswered');
+  const lastAnswer = Math.max(0, ...answered.map((f) => f.finalMs ?? 0));
+  const http5xx = Object.entries(result.statuses)
+    .filter(([status]) => status.startsWith('5'))
+    .reduce((a, [, n]) => a + n, 0);
+  const sellOutSeconds =
+    input.soldOutAt !== undefined ? round((input.soldOutAt - result.openedAt) / 1000) : null;
+  const purchases = audit.figures.purchases;
+  const purchaseWindowSec = sellOutSeconds ?? lastAnswer / 1000;
+  const purchasesPerSec = round(purchases / Math.max(1, purchaseWindowSec));
+  const shownOptions = { ...options } as Partial<DropOptions>;
+  delete shownOptions.adminToken; // never into a report
+  delete shownOptions.onProgress;
+  return {
+    eventId: result.eventId,
+    startedAt: new Date(result.openedAt).toISOString(),
+    machine: input.machine,
+    options: shownOptions as DropReport['options'],
+    fans: options.fans,
+    seats: options.seats,
+    sold: audit.figures.sold,
+    oversold: audit.figures.oversold,
+    doubleSold: audit.figures.doubleSold,
+    chargedWithoutTicket: audit.figures.chargedWithoutTicket,
+    strandedHolds: audit.figures.strandedHolds,
+    fansAnswered: answered.length,
+    finals,
+    sellOutSeconds,
+    drainSeconds: answered.length === result.fans.length ? round(lastAnswer / 1000) : null,
+    latencyMs: {
+      join: percentiles(result.latency.join),
+      poll: percentiles(result.latency.poll),
+      purchase: percentiles(result.latency.purchase),
+    },
+    httpStatuses: result.statuses,
+    http5xx,
+    admissionInversions: audit.figures.admissionInversions,
+    failuresByCode: audit.figures.failuresByCode,
+    peakRssMiB: input.usage.peakRssMiB,
+    wholeStackPeakRssMiB: Object.values(input.usage.peakRssMiB).reduce((a, b) => a + b, 0),
+    cpuPercent: input.usage.cpuPercent,
+    historyEventsPerTicket: round(input.historyEvents / Math.max(1, audit.figures.sold)),
+    purchasesPerSec,
+    ceiling: input.ceiling
+      ? { ...input.ceiling, fraction: round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
+      : undefined,
+    audit: {
+      ok: audit.ok,
+      invariants: audit.invariants.map(({ name, ok, counts }) => ({ name, ok, counts })),
+    },
+    samples: result.samples,
+  };
+}
+
+const TARGETS: [string, (r: DropReport) => boolean, string][] = [
+  ['0 oversold, 0 double-sold', (r) => r.oversold === 0 && r.doubleSold === 0, 'oversold / doubleSold'],
+  ['0 charged without ticket', (r) => r.chargedWithoutTicket === 0, 'chargedWithoutTicket'],
+  ['0 stranded holds', (r) => r.strandedHolds === 0, 'strandedHolds'],
+  ['every fan answered', (r) => r.fansAnswered === r.fans, 'fansAnswered'],
+  ['0 5xx', (r) => r.http5xx === 0, 'http5xx'],
+  ['join p99 ≤ 100 ms', (r) => r.latencyMs.join.p99 <= 100, 'latencyMs.join.p99'],
+  [
+    'sold out ≤ 20 s after opening',
+    (r) => r.sellOutSeconds !== null && r.sellOutSeconds <= 20,
+    'sellOutSeconds',
+  ],
+  [
+    'every fan answered ≤ 30 s after opening',
+    (r) => r.drainSeconds !== null && r.drainSeconds <= 30,
+    'drainSeconds',
+  ],
+  ['purchases/s ≥ 70 % of the ceiling', (r) => (r.ceiling?.fraction ?? 0) >= 0.7, 'ceiling.fraction'],
+  ['whole stack peak RSS ≤ 2 GiB', (r) => r.wholeStackPeakRssMiB <= 2048, 'wholeStackPeakRssMiB'],
+];
+
+export function targetsMet(report: DropReport): { target: string; met: boolean; field: string }[] {
+  return TARGETS.map(([target, met, field]) => ({ target, met: met(report), field }));
+}
+
+export function renderMarkdown(report: DropReport, chartFile?: string): string {
+  const l = report.latencyMs;
+  const row = (name: string, p: Percentiles) =>
+    `| ${name} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} | ${p.count} |`;
+  const table = (entries: [string, string | number][]) => entries.map(([k, v]) => `| ${k} | ${v} |`);
+  return [
+    `# Drop report: ${report.eventId}`,
+    '',
+    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}.`,
+    '',
+    '## Correctness (from the auditor)',
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    ...table([
+      ['sold', report.sold],
+      ['oversold', report.oversold],
+      ['doubleSold', report.doubleSold],
+      ['chargedWithoutTicket', report.chargedWithoutTicket],
+      ['strandedHolds', report.strandedHolds],
+      ['admission-order inversions', report.admissionInversions],
+      ['fans answered', `${report.fansAnswered} of ${report.fans}`],
+      [
+        'final states',
+        Object.entries(report.finals)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+    ]),
+    '',
+    ...report.audit.invariants.map(
+      (i) =>
+        `- ${i.ok ? '✅' : '❌'} ${i.name} (${Object.entries(i.counts)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`,
+    ),
+    '',
+    '## Speed',
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    ...table([
+      ['sold out after opening (s)', report.sellOutSeconds ?? 'not sold out'],
+      ['every fan answered after opening (s)', report.drainSeconds ?? 'not all answered'],
+      ['purchases per second (until sold out)', report.purchasesPerSec],
+      [
+        'ceiling: minimal workflows per second',
+        report.ceiling
+          ? `${report.ceiling.probesPerSec} (${report.ceiling.eventsPerProbe} history events each, ${report.ceiling.inFlight} in flight)`
+          : 'not measured',
+      ],
+      ['purchases/s as a fraction of the ceiling', report.ceiling?.fraction ?? '–'],
+      ['Temporal history events per ticket sold', report.historyEventsPerTicket],
+      ['HTTP 5xx', report.http5xx],
+    ]),
+    '',
+    '| latency (ms) | p50 | p95 | p99 | max | count |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('join', l.join),
+    row('poll', l.poll),
+    row('purchase (POST until final)', l.purchase),
+    '',
+    `HTTP statuses: ${Object.entries(report.httpStatuses)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')}.`,
+    '',
+    `Failures by code: ${
+      Object.entries(report.failuresByCode)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }.`,
+    '',
+    `Peak RSS (MiB): ${Object.entries(report.peakRssMiB)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; whole stack ${report.wholeStackPeakRssMiB}.`,
+    '',
+    `CPU during the drop (% of one core; ${os.cpus().length} cores): ${Object.entries(report.cpuPercent)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    '',
+    '## Targets',
+    '',
+    ...targetsMet(report).map((t) => `- ${t.met ? '✅' : '❌'} ${t.target}`),
+    '',
+    ...(chartFile ? ['## Over time', '', `![sales, holds and queue depth over time](${chartFile})`, ''] : []),
+  ].join('\n');
+}
+
+/** Sales, holds and fans waiting over time, as an SVG (Vega-Lite, rendered without a browser). */
+export async function renderChart(samples: Sample[], title: string): Promise<string> {
+  const vega = await import('vega');
+  // vega-lite's types need 'bundler' module resolution; its one function used here is typed by hand.
+  const vegaLite = (await import(VEGA_LITE)) as { compile(spec: unknown): { spec: object } };
+  const values = samples.flatMap((s) => [
+    { t: s.t, series: 'sold', count: s.sold, axis: 'seats' },
+    { t: s.t, series: 'held', count: s.held, axis: 'seats' },
+    { t: s.t, series: 'waiting in queue', count: s.waiting, axis: 'fans' },
+  ]);
+  const line = (axis: string, yTitle: string, colors: { domain: string[]; range: string[] }) => ({
+    transform: [{ filter: `datum.axis === '${axis}'` }],
+    mark: { type: 'line', strokeWidth: 2 },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: 'seconds after opening' },
+      y: { field: 'count', type: 'quantitative', title: yTitle },
+      color: { field: 'series', type: 'nominal', scale: colors, title: null },
+    },
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 640,
+    height: 260,
+    data: { values },
+    layer: [
+      line('seats', 'seats', {
+        domain: ['sold', 'held', 'waiting in queue'],
+        range: ['#1b7837', '#e08214', '#2166ac'],
+      }),
+      line('fans', 'fans waiting', {
+        domain: ['sold', 'held', 'waiting in queue'],
+        range: ['#1b7837', '#e08214', '#2166ac'],
+      }),
+    ],
+    resolve: { scale: { y: 'independent' } },
+  };
+  const compiled = vegaLite.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled as Parameters<typeof vega.parse>[0]), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

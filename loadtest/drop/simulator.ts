@@ -1,0 +1,297 @@
+/**
+ * The drop simulator: a crowd of fans against a TicketDrop API over HTTP keep-alive. Arrivals follow an
+ * open model (each fan starts at its own scheduled time, whatever happened to the others); each fan
+ * joins the waiting room, polls at the pace the API asks, buys when admitted (a share walk away
+ * instead), and follows its purchase to the end. Every answer is counted; latencies go to HDR
+ * histograms; a sampler records sales, holds and queue depth over time.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { Agent, request } from 'undici';
+
+export type PaymentOutcome = 'ok' | 'declined' | 'timeout' | 'flaky';
+const TOKENS: Record<PaymentOutcome, string> = {
+  ok: 'tok_ok',
+  declined: 'tok_declined',
+  timeout: 'tok_timeout',
+  flaky: 'tok_flaky',
+};
+
+export interface DropOptions {
+  api: string;
+  adminToken: string;
+  fans: number;
+  seats: number;
+  windowSec: number;
+  profile: 'uniform' | 'burst';
+  paymentMix: Record<PaymentOutcome, number>;
+  abandon: number;
+  seed: number;
+  maxActivePurchases: number;
+  eventId: string;
+  /** Fans still unanswered this long after opening are given up on (counted as unanswered). */
+  deadlineSec: number;
+  onProgress?: (progress: DropProgress) => void;
+}
+
+export interface DropProgress {
+  joined: number;
+  admitted: number;
+  sold: number;
+  answered: number;
+  elapsedSec: number;
+}
+
+export type FanFinal = 'done' | 'sold-out' | 'expired' | 'abandoned' | 'unanswered';
+
+export interface FanRecord {
+  fanId: string;
+  position: number;
+  arrivalMs: number;
+  admittedMs?: number;
+  final: FanFinal;
+  finalMs?: number;
+  purchaseState?: string;
+  failureCode?: string;
+}
+
+export interface Sample {
+  t: number;
+  sold: number;
+  held: number;
+  waiting: number;
+  admitted: number;
+}
+
+export interface DropResult {
+  eventId: string;
+  /** Epoch ms of the window's start (the sale is open from the start). */
+  openedAt: number;
+  fans: FanRecord[];
+  latency: { join: hdr.Histogram; poll: hdr.Histogram; purchase: hdr.Histogram };
+  statuses: Record<string, number>;
+  samples: Sample[];
+}
+
+const FINAL_QUEUE_STATES = ['done', 'expired', 'sold-out'];
+const RETRY_MS = 1_000;
+
+/** mulberry32: a small seeded PRNG, so a seed replays the same crowd. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Rows × seats per row for `seats` seats: the widest row of at most 25 that divides it. */
+export function seatLayout(seats: number): { rows: number; seatsPerRow: number } {
+  for (let perRow = Math.min(25, seats); perRow >= 1; perRow--) {
+    if (seats % perRow === 0) return { rows: seats / perRow, seatsPerRow: perRow };
+  }
+  return { rows: seats, seatsPerRow: 1 };
+}
+
+export function parsePaymentMix(text: string): Record<PaymentOutcome, number> {
+  const mix: Record<PaymentOutcome, number> = { ok: 0, declined: 0, timeout: 0, flaky: 0 };
+  for (const part of text.split(',')) {
+    const [key, value] = part.split('=');
+    if (!(key in mix) || !Number.isFinite(Number(value)))
+      throw new Error(`bad --payment-mix part "${part}" (use ok=0.8,declined=0.1,timeout=0.05,flaky=0.05)`);
+    mix[key as PaymentOutcome] = Number(value);
+  }
+  const total = Object.values(mix).reduce((a, b) => a + b, 0);
+  if (Math.abs(total - 1) > 1e-6) throw new Error(`--payment-mix shares add up to ${total}, not 1`);
+  return mix;
+}
+
+const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000 });
+
+export async function runDrop(options: DropOptions): Promise<DropResult> {
+  const random = seededRandom(options.seed);
+  const agent = new Agent({ connections: 2_000, keepAliveTimeout: 60_000, pipelining: 1 });
+  const latency = { join: newHistogram(), poll: newHistogram(), purchase: newHistogram() };
+  const statuses: Record<string, number> = {};
+  const { eventId } = options;
+
+  const http = async <T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; json: T }> => {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    try {
+      const response = await request(`${options.api}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher: agent,
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      });
+      const json = (await response.body.json()) as T;
+      statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1;
+      return { status: response.statusCode, json };
+    } catch {
+      statuses.network = (statuses.network ?? 0) + 1;
+      return { status: 0, json: {} as T };
+    }
+  };
+
+  const { rows, seatsPerRow } = seatLayout(options.seats);
+  const created = await http(
+    'POST',
+    '/events',
+    {
+      eventId,
+      name: `Drop ${eventId}`,
+      rows,
+      seatsPerRow,
+      priceCents: 7500,
+      admission: 'queue',
+      maxActivePurchases: options.maxActivePurchases,
+    },
+    options.adminToken,
+  );
+  if (created.status !== 201)
+    throw new Error(`creating ${eventId}: ${created.status} ${JSON.stringify(created.json)}`);
+
+  // The crowd, fixed by the seed: arrival times, payment outcomes, who walks away.
+  const mix = Object.entries(options.paymentMix) as [PaymentOutcome, number][];
+  const plans = Array.from({ length: options.fans }, (_, i) => {
+    const u = random();
+    const arrival = options.profile === 'burst' ? u ** 3 : u; // burst: most fans in the first moments
+    let pick = random();
+    const outcome = mix.find(([, share]) => (pick -= share) < 0)?.[0] ?? 'ok';
+    return {
+      fanId: `fan-${i + 1}`,
+      arrivalMs: Math.round(arrival * options.windowSec * 1000),
+      token: TOKENS[outcome],
+      abandons: random() < options.abandon,
+    };
+  });
+
+  const progress = { joined: 0, admitted: 0, sold: 0, answered: 0 };
+  const openedAt = Date.now();
+  const deadline = openedAt + options.deadlineSec * 1000;
+  const since = () => Date.now() - openedAt;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const timed = async <T>(histogram: hdr.Histogram, call: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await call();
+    } finally {
+      histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    }
+  };
+
+  type QueueAnswer = {
+    state?: string;
+    position?: number;
+    pollAfterMs?: number;
+    token?: string;
+    admission?: { admissionToken: string };
+    code?: string;
+  };
+
+  const fan = async (plan: (typeof plans)[number]): Promise<FanRecord> => {
+    await pause(Math.max(0, openedAt + plan.arrivalMs - Date.now()));
+    const record: FanRecord = {
+      fanId: plan.fanId,
+      position: 0,
+      arrivalMs: plan.arrivalMs,
+      final: 'unanswered',
+    };
+    const finish = (final: FanFinal): FanRecord => {
+      record.final = final;
+      record.finalMs = since();
+      progress.answered++;
+      return record;
+    };
+    let joined: { status: number; json: QueueAnswer };
+    for (;;) {
+      joined = await timed(latency.join, () =>
+        http<QueueAnswer>('POST', `/events/${eventId}/queue`, { fanId: plan.fanId }),
+      );
+      if (joined.status === 200 || joined.status === 202) break;
+      if (joined.status === 409 && joined.json.code === 'SOLD_OUT') return finish('sold-out');
+      if (Date.now() > deadline) return record;
+      await pause(RETRY_MS); // 503 or a dropped connection: a fan tries again
+    }
+    progress.joined++;
+    const token = joined.json.token!;
+    let answer = joined.json;
+    for (;;) {
+      if (answer.position) record.position = answer.position;
+      if (FINAL_QUEUE_STATES.includes(answer.state ?? '')) return finish(answer.state as FanFinal);
+      if (answer.state === 'admitted' && record.admittedMs === undefined) {
+        record.admittedMs = since();
+        progress.admitted++;
+        if (plan.abandons) return finish('abandoned');
+        const t0 = performance.now();
+        const started = await http<{ purchaseId?: string; token?: string; code?: string }>(
+          'POST',
+          `/events/${eventId}/purchases`,
+          { fanId: plan.fanId, paymentToken: plan.token },
+          answer.admission!.admissionToken,
+        );
+        if (started.json.purchaseId) {
+          let state: { state?: string; failure?: { code: string } } = {};
+          while (!['completed', 'failed', 'cancelled'].includes(state.state ?? '') && Date.now() < deadline) {
+            const polled = await http<typeof state>(
+              'GET',
+              `/purchases/${started.json.purchaseId}?waitMs=20000`,
+              undefined,
+              started.json.token,
+            );
+            if (polled.status === 200) state = polled.json;
+            else await pause(RETRY_MS);
+          }
+          latency.purchase.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+          record.purchaseState = state.state;
+          record.failureCode = state.failure?.code;
+          if (state.state === 'completed') progress.sold++;
+          if (state.state) return finish('done');
+          return record;
+        }
+        record.failureCode = started.json.code;
+      }
+      if (Date.now() > deadline) return record;
+      await pause(answer.pollAfterMs || RETRY_MS);
+      const polled = await timed(latency.poll, () =>
+        http<QueueAnswer>('GET', `/events/${eventId}/queue/me`, undefined, token),
+      );
+      if (polled.status === 200) answer = polled.json;
+    }
+  };
+
+  const samples: Sample[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const summary = await http<{
+        sold: number;
+        held: number;
+        queue: { waiting: number; admitted: number };
+      }>('GET', `/events/${eventId}`);
+      if (summary.status === 200) {
+        const { sold, held, queue } = summary.json;
+        samples.push({ t: since() / 1000, sold, held, waiting: queue.waiting, admitted: queue.admitted });
+      }
+      options.onProgress?.({ ...progress, elapsedSec: since() / 1000 });
+      await pause(250);
+    }
+  })();
+
+  const fans = await Promise.all(plans.map(fan));
+  sampling = false;
+  await sampler;
+  await agent.close();
+  return { eventId, openedAt, fans, latency, statuses, samples };
+}

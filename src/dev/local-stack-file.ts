@@ -1,0 +1,51 @@
+/**
+ * Where `npm start` tells the project's command-line tools (audit, drop, rebuild-cache) what it started:
+ * `.data/stack.json` holds addresses and process ids, `.data/secrets.json` the local secrets. Tools use
+ * them as defaults; the environment (TEMPORAL_ADDRESS, REDIS_URL, …) always wins.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './provision';
+
+export const DATA_DIR = path.join(ROOT, '.data');
+const STACK_FILE = path.join(DATA_DIR, 'stack.json');
+const SECRETS_FILE = path.join(DATA_DIR, 'secrets.json');
+
+export interface LocalStackFile {
+  temporalAddress: string;
+  redisUrl: string;
+  apiUrl: string;
+  providersDb: string;
+  /** Process ids by service name (temporal, redis, worker, api). */
+  pids: Record<string, number>;
+}
+
+export function writeStackFile(stack: LocalStackFile): void {
+  writeFileSync(STACK_FILE, JSON.stringify(stack, null, 2));
+}
+
+function readJson<T>(file: string): Partial<T> {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<T>) : {};
+}
+
+export function readStackFile(): Partial<LocalStackFile> {
+  return readJson<LocalStackFile>(STACK_FILE);
+}
+
+/** The environment with `npm start`'s addresses and secrets filled in where it has none. */
+export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const stack = readStackFile();
+  const secrets = readJson<{ adminToken: string; signingSecret: string }>(SECRETS_FILE);
+  const defaults: Record<string, string | undefined> = {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    REDIS_URL: stack.redisUrl,
+    TICKETDROP_PROVIDERS_DB: stack.providersDb,
+    TICKETDROP_API_URL: stack.apiUrl,
+    TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
+    TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
+  };
+  const merged = { ...env };
+  for (const [key, value] of Object.entries(defaults))
+    if (merged[key] === undefined && value) merged[key] = value;
+  return merged;
+}
