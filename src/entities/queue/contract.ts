@@ -222,7 +222,13 @@ export function mix32(value: number): number {
   return h >>> 0;
 }
 
-/** How long a waiting fan should wait before polling again: longer the further back it stands. */
+/**
+ * How long a waiting fan should wait before polling again: 1 s at the front, 2 ms more per fan ahead, at
+ * most 30 s. Fans far back (who will wait minutes) poll rarely, so 50,000 of them cost the API about 3,000
+ * polls a second instead of tens of thousands; a fan learns of a sell-out within its interval.
+ */
 export function pollAfterMs(ahead: number): number {
-  return Math.min(10_000, 1_000 + 4 * Math.max(0, ahead));
+  return Math.min(MAX_POLL_AFTER_MS, 1_000 + 2 * Math.max(0, ahead));
 }
+
+export const MAX_POLL_AFTER_MS = 30_000;
