@@ -169,7 +169,7 @@ describe('queue state', () => {
     queue.join(fans(1, 20), T0, seed);
     expect(queue.view().admittedThrough).toBe(5); // ceil(4 × 1.25)
     queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1_000);
-    // Fans 2-5 never start buying: 10 s after admission they stop standing for a seat.
+    // Fans 2-5 never start buying: 20 s after admission they stop standing for a seat.
     queue.expireDue(T0 + LIKELY_GONE_MS);
     expect(queue.view()).toMatchObject({ admittedThrough: 9, active: 9 });
   });

@@ -81,6 +81,8 @@ export interface QueueView {
   /** Admissions that ran out unused. */
   expired: number;
   closed?: QueueClosed;
+  /** Fans admitted per second over the last 30 s (paces the polls). */
+  admitRatePerSec?: number;
   /** Epoch ms when the sale opened, and when the last seat sold. */
   openedAt?: number;
   soldOutAt?: number;
@@ -223,12 +225,17 @@ export function mix32(value: number): number {
 }
 
 /**
- * How long a waiting fan should wait before polling again: 1 s at the front, 2 ms more per fan ahead, at
- * most 30 s. Fans far back (who will wait minutes) poll rarely, so 50,000 of them cost the API about 3,000
- * polls a second instead of tens of thousands; a fan learns of a sell-out within its interval.
+ * How long a waiting fan should wait before polling again. With a recent admission rate, half the time
+ * the fans ahead should take to go in (so a fan learns of its admission soon after it happens); without
+ * one, 1 s plus 2 ms per fan ahead. Always 1-30 s: fans far back poll rarely, so 50,000 of them cost the
+ * API a few thousand polls a second, and a fan learns of a sell-out within its interval.
  */
-export function pollAfterMs(ahead: number): number {
-  return Math.min(MAX_POLL_AFTER_MS, 1_000 + 2 * Math.max(0, ahead));
+export function pollAfterMs(ahead: number, admitRatePerSec = 0): number {
+  const wait =
+    admitRatePerSec > 0 ? (Math.max(0, ahead) / admitRatePerSec) * 500 : 1_000 + 2 * Math.max(0, ahead);
+  return Math.round(Math.min(MAX_POLL_AFTER_MS, Math.max(1_000, wait)));
 }
 
 export const MAX_POLL_AFTER_MS = 30_000;
+/** The window over which the admission rate is measured. */
+export const ADMIT_RATE_WINDOW_MS = 30_000;

@@ -8,6 +8,7 @@ import { FailureCode } from '../../failures';
 import {
   ADMISSION_GRACE_MS,
   ADMISSION_LOG_LIMIT,
+  ADMIT_RATE_WINDOW_MS,
   shufflePosition,
   type ActiveAdmission,
   type AdmissionLogEntry,
@@ -66,7 +67,7 @@ const OVERBOOKING = 1.25;
  * An admitted fan who has not started buying this long after admission probably walked away: it keeps its
  * admission (and its slot under maxActivePurchases) but no longer stands for one of the unsold seats.
  */
-export const LIKELY_GONE_MS = 10_000;
+export const LIKELY_GONE_MS = 20_000;
 
 /**
  * How many more fans may be admitted now: admitted-but-unfinished fans stay under `maxActivePurchases`,
@@ -303,7 +304,18 @@ export class QueueState {
     return fresh;
   }
 
-  view(ranges: AdmissionRange[] = this.s.ranges): QueueView {
+  /** Fans admitted per second over the last ADMIT_RATE_WINDOW_MS (or since opening, if sooner). */
+  admitRate(now: number): number {
+    if (this.s.openedAt === undefined || now <= this.s.openedAt) return 0;
+    const since = Math.max(this.s.openedAt, now - ADMIT_RATE_WINDOW_MS);
+    let admitted = 0;
+    for (let i = this.s.log.length - 1; i >= 0 && this.s.log[i][2] >= since; i--) {
+      admitted += this.s.log[i][1] - this.s.log[i][0] + 1;
+    }
+    return Math.round((admitted / Math.max(1, now - since)) * 1000 * 10) / 10;
+  }
+
+  view(ranges: AdmissionRange[] = this.s.ranges, now?: number): QueueView {
     let purchasing = 0;
     for (const entry of this.active.values()) if (entry.state === 'purchasing') purchasing++;
     const view: QueueView = {
@@ -329,6 +341,7 @@ export class QueueState {
     if (this.s.closed) view.closed = this.s.closed;
     if (this.s.openedAt !== undefined) view.openedAt = this.s.openedAt;
     if (this.s.soldOutAt !== undefined) view.soldOutAt = this.s.soldOutAt;
+    if (now !== undefined) view.admitRatePerSec = this.admitRate(now);
     return view;
   }
 

@@ -93,7 +93,7 @@ export async function queueEntity(
     ({ fanIds }) => {
       const answer = queue.join(fanIds, Date.now(), random32);
       settle();
-      return { ...answer, view: queue.view([]) };
+      return { ...answer, view: queue.view([], Date.now()) };
     },
     {
       validator: (batch) => {
@@ -117,7 +117,7 @@ export async function queueEntity(
   setHandler(rolloverQueueSignal, () => {
     rollover = true;
   });
-  setHandler(queueSnapshotQuery, () => queue.view());
+  setHandler(queueSnapshotQuery, () => queue.view(undefined, Date.now()));
   setHandler(queueAdmissionLogQuery, () => queue.admissionLog());
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
@@ -127,7 +127,7 @@ export async function queueEntity(
     await condition(wake);
 
     if (queue.version !== published) {
-      const view = queue.view(unpublished);
+      const view = queue.view(unpublished, Date.now());
       unpublished = [];
       try {
         await projectQueue(view);

@@ -157,7 +157,7 @@ export class QueueService {
     if (position > view.admittedThrough) {
       if (view.closed) return { ...base, state: 'sold-out', pollAfterMs: 0 };
       const ahead = position - view.admittedThrough - 1;
-      return { ...base, state: 'waiting', ahead, pollAfterMs: pollAfterMs(ahead) };
+      return { ...base, state: 'waiting', ahead, pollAfterMs: pollAfterMs(ahead, view.admitRatePerSec) };
     }
     const purchase = await this.purchases.get(eventId, fanId).catch(() => undefined);
     if (purchase) return this.withPurchase(base, purchase);
