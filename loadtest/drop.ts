@@ -28,6 +28,7 @@ import { measureCeiling } from './drop/ceiling';
 import {
   buildReport,
   historyEvents,
+  LOAD_GENERATOR,
   renderChart,
   renderMarkdown,
   targetsMet,
@@ -112,7 +113,7 @@ async function main(): Promise<number> {
         elapsed: 0,
       });
       const pids = api === stack.apiUrl ? { ...stack.pids } : {};
-      const stopWatching = watchProcesses({ ...pids, 'drop simulator': process.pid });
+      const stopWatching = watchProcesses({ ...pids, [LOAD_GENERATOR]: process.pid });
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
@@ -221,7 +222,7 @@ async function publish(reports: DropReport[]): Promise<void> {
   const summary = [
     '# The drop: latest published run',
     '',
-    `\`npm run drop -- --runs ${reports.length} --publish\`: ${reports.length} runs of ${last.fans} fans for ${last.seats} seats in a ${last.options.windowSec} s window against \`npm start\`'s stack, everything on one machine (${last.machine}), load generator included. Medians first (each run in brackets), then the last run in full. How to read it: README, "The drop".`,
+    `\`npm run drop -- --runs ${reports.length} --publish\`: ${reports.length} runs of ${last.fans} fans for ${last.seats} seats in a ${last.options.windowSec} s window against \`npm start\`'s stack, everything on one machine (${last.machine}), load generator included. Medians first (each run in brackets), then the last run in full. How to read it: README, "The drop". Where the time goes, and the ceiling that stops the missed targets: [BENCHMARKS.md](BENCHMARKS.md#the-drop-where-the-time-goes).`,
     '',
     '| figure | median | runs |',
     '|---|---:|---|',

@@ -145,7 +145,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       localActivitySlots: int(env, 'TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS', 1_000, 1, 100_000),
       activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),
       workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 100, 2, 10_000),
-      cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 5_000, 1, 1_000_000),
+      cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 1_500, 1, 1_000_000),
     },
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),
