@@ -140,16 +140,20 @@ async function main(): Promise<number> {
       const queue = await client.workflow
         .getHandle(queueWorkflowId(options.eventId))
         .query(queueSnapshotQuery);
-      const events = await historyEvents(client, options.eventId);
-      // The probe gets as many history events as one purchase costs, all workflows of the drop included.
-      const eventsPerPurchase = events / Math.max(1, report.figures.purchases);
+      const history = await historyEvents(client, options.eventId);
+      // The probe costs what one purchase cost, its share of the seats, queue and confirmations included.
+      const purchases = Math.max(1, report.figures.purchases);
+      const perPurchase = {
+        events: history.events / purchases,
+        workflowTasks: history.workflowTasks / purchases,
+      };
       let ceiling;
       if (!values['no-ceiling']) {
         console.log(`  measuring the ceiling (${CEILING_SECONDS} s of minimal workflows)…`);
         ceiling = await measureCeiling(
           client,
           temporal.taskQueue,
-          eventsPerPurchase,
+          perPurchase,
           options.maxActivePurchases,
           CEILING_SECONDS,
         );
@@ -160,7 +164,7 @@ async function main(): Promise<number> {
         audit: report,
         machine: machine(),
         usage,
-        historyEvents: events,
+        historyEvents: history.events,
         soldOutAt: queue.soldOutAt,
         ceiling,
       });
@@ -184,13 +188,16 @@ async function main(): Promise<number> {
 /** docs/DROP-REPORT.md: the medians over the runs, then the last run in full, with its chart. */
 async function publish(reports: DropReport[]): Promise<void> {
   const last = reports[reports.length - 1];
+  // A run that never got there (null) counts as infinitely slow, so it cannot hide behind the others.
   const median = (pick: (r: DropReport) => number | null | undefined): string => {
     const values = reports
       .map(pick)
+      .map((v) => (v === null ? Infinity : v))
       .filter((v): v is number => typeof v === 'number')
       .sort((a, b) => a - b);
     if (values.length === 0) return '–';
-    return String(values[Math.floor((values.length - 1) / 2)]);
+    const m = values[Math.floor((values.length - 1) / 2)];
+    return m === Infinity ? 'not reached' : String(m);
   };
   const each = (pick: (r: DropReport) => number | null | undefined) =>
     reports.map((r) => pick(r) ?? '–').join(' / ');
@@ -203,6 +210,7 @@ async function publish(reports: DropReport[]): Promise<void> {
     ['fans answered', (r) => r.fansAnswered],
     ['admission-order inversions', (r) => r.admissionInversions],
     ['HTTP 5xx', (r) => r.http5xx],
+    ['requests without an HTTP answer', (r) => r.networkErrors],
     ['sold out after opening (s)', (r) => r.sellOutSeconds],
     ['every fan answered after opening (s)', (r) => r.drainSeconds],
     ['join p50 (ms)', (r) => r.latencyMs.join.p50],

@@ -1,20 +1,21 @@
 /**
  * The machine's ceiling: how many minimal workflows per second the Temporal server and worker complete
- * when each has as many history events as one purchase costs, with as many in flight as the drop lets
- * purchases run. The drop report gives purchases per second as a fraction of it.
+ * when each costs as many history events and workflow tasks as one purchase of the drop did, with as
+ * many in flight as the drop lets purchases run. The drop report gives purchases per second as a
+ * fraction of it.
  */
 import type { Client } from '@temporalio/client';
-import { CEILING_WORKFLOW_TYPE, probeEvents } from '../../src/probes/ceiling/workflow';
+import { CEILING_WORKFLOW_TYPE, probeEvents, probeShape } from '../../src/probes/ceiling/workflow';
 import type { CeilingFigures } from './report';
 
 export async function measureCeiling(
   client: Client,
   taskQueue: string,
-  eventsPerPurchase: number,
+  perPurchase: { events: number; workflowTasks: number },
   inFlight: number,
   seconds: number,
 ): Promise<CeilingFigures> {
-  const steps = Math.max(1, Math.round((eventsPerPurchase - 5) / 6));
+  const shape = probeShape(perPurchase.events, perPurchase.workflowTasks);
   const run = Date.now().toString(36);
   const deadline = Date.now() + seconds * 1000;
   let next = 0;
@@ -26,7 +27,7 @@ export async function measureCeiling(
         await client.workflow.execute(CEILING_WORKFLOW_TYPE, {
           workflowId: `ceiling-${run}-${next++}`,
           taskQueue,
-          args: [steps],
+          args: [shape],
         });
         completed++;
       }
@@ -35,7 +36,8 @@ export async function measureCeiling(
   const elapsedSec = (performance.now() - start) / 1000;
   return {
     probesPerSec: Math.round((completed / elapsedSec) * 10) / 10,
-    eventsPerProbe: probeEvents(steps),
+    eventsPerProbe: probeEvents(shape),
+    workflowTasksPerProbe: shape.steps + 1,
     inFlight,
   };
 }

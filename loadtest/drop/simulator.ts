@@ -135,8 +135,8 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         headersTimeout: 60_000,
         bodyTimeout: 60_000,
       });
-      const json = (await response.body.json()) as T;
       statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1;
+      const json = (await response.body.json().catch(() => ({}))) as T;
       return { status: response.statusCode, json };
     } catch {
       statuses.network = (statuses.network ?? 0) + 1;
@@ -215,11 +215,14 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       return record;
     };
     let joined: { status: number; json: QueueAnswer };
+    // Join latency runs from the fan's scheduled arrival: a late load generator counts against it too.
+    const arrival = performance.now() - Math.max(0, Date.now() - (openedAt + plan.arrivalMs));
     for (;;) {
-      joined = await timed(latency.join, () =>
-        http<QueueAnswer>('POST', `/events/${eventId}/queue`, { fanId: plan.fanId }),
-      );
-      if (joined.status === 200 || joined.status === 202) break;
+      joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, { fanId: plan.fanId });
+      if (joined.status === 200 || joined.status === 202) {
+        latency.join.recordValue(Math.max(1, Math.round((performance.now() - arrival) * 1000)));
+        break;
+      }
       if (joined.status === 409 && joined.json.code === 'SOLD_OUT') return finish('sold-out');
       if (Date.now() > deadline) return record;
       await pause(RETRY_MS); // 503 or a dropped connection: a fan tries again
@@ -235,12 +238,18 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         progress.admitted++;
         if (plan.abandons) return finish('abandoned');
         const t0 = performance.now();
-        const started = await http<{ purchaseId?: string; token?: string; code?: string }>(
-          'POST',
-          `/events/${eventId}/purchases`,
-          { fanId: plan.fanId, paymentToken: plan.token },
-          answer.admission!.admissionToken,
-        );
+        let started: { status: number; json: { purchaseId?: string; token?: string; code?: string } };
+        for (;;) {
+          started = await http(
+            'POST',
+            `/events/${eventId}/purchases`,
+            { fanId: plan.fanId, paymentToken: plan.token },
+            answer.admission!.admissionToken,
+          );
+          // 5xx or a dropped connection: the same request again is the same purchase.
+          if ((started.status !== 0 && started.status < 500) || Date.now() > deadline) break;
+          await pause(RETRY_MS);
+        }
         if (started.json.purchaseId) {
           let state: { state?: string; failure?: { code: string } } = {};
           while (!['completed', 'failed', 'cancelled'].includes(state.state ?? '') && Date.now() < deadline) {

@@ -56,6 +56,11 @@ const local = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '100ms', maximumAttempts: 5 },
 });
+/** Messages to the waiting room must arrive (a lost one would hold a slot for good): retried until done. */
+const messenger = proxyLocalActivities<PurchaseActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', maximumInterval: '5s' },
+});
 
 /** Maps whatever ended the saga to the contract's failure vocabulary. */
 function toFailure(err: unknown): PurchaseFailure {
@@ -88,12 +93,12 @@ function admissionReporter(input: PurchaseInput): {
     log.warn('waiting room not told', { eventId, fanId, err });
   };
   const { position } = admission;
-  const used = local.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn);
+  const used = messenger.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn);
   return {
     used,
     finished: async (outcome, code) => {
       await used;
-      await local
+      await messenger
         .tellQueue({ kind: 'purchase-finished', eventId, position, fanId, outcome, code })
         .catch(warn);
     },
