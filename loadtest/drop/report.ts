@@ -214,7 +214,7 @@ export function buildReport(input: {
     historyEventsPerTicket: round(input.historyEvents / Math.max(1, audit.figures.sold)),
     purchasesPerSec,
     ceiling: input.ceiling
-      ? { ...input.ceiling, fraction: round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
+      ? { ...input.ceiling, fraction: Math.round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
       : undefined,
     audit: {
       ok: audit.ok,
