@@ -364,7 +364,7 @@ export async function renderChart(samples: Sample[], title: string): Promise<str
     },
   });
   const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 640,
     height: 260,
