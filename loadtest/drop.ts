@@ -14,11 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { audit, formatAudit } from '../src/audit/auditor';
-import { PurchaseCache } from '../src/cache/purchase-cache';
-import { QueueCache } from '../src/cache/queue-cache';
+import { audit, auditCaches, formatAudit } from '../src/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
-import { SeatCache } from '../src/cache/seat-cache';
 import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
 import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
 import { localEnv, readStackFile } from '../src/dev/local-stack-file';
@@ -138,11 +135,7 @@ async function main(): Promise<number> {
           client,
           store,
           signingSecret: worker.signingSecret,
-          caches: {
-            seats: new SeatCache(redis),
-            queue: new QueueCache(redis),
-            purchases: new PurchaseCache(redis),
-          },
+          caches: auditCaches(redis),
         },
         options.eventId,
       );

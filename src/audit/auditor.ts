@@ -5,9 +5,10 @@
  * `gatherTruth` does the reading, `checkInvariants` is pure, so tests can also audit planted facts.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { PurchaseCache } from '../cache/purchase-cache';
-import type { QueueCache } from '../cache/queue-cache';
-import type { SeatCache } from '../cache/seat-cache';
+import { PurchaseCache } from '../cache/purchase-cache';
+import { QueueCache } from '../cache/queue-cache';
+import type { RedisClient } from '../cache/redis';
+import { SeatCache } from '../cache/seat-cache';
 import { eventDefinitionQuery, eventWorkflowId, type EventDefinition } from '../entities/event/contract';
 import {
   queueAdmissionLogQuery,
@@ -97,6 +98,11 @@ export interface AuditDeps {
   signingSecret: string;
   caches?: { seats: SeatCache; queue: QueueCache; purchases: PurchaseCache };
   concurrency?: number;
+}
+
+/** The read-side caches the auditor compares with the entities. */
+export function auditCaches(redis: RedisClient): NonNullable<AuditDeps['caches']> {
+  return { seats: new SeatCache(redis), queue: new QueueCache(redis), purchases: new PurchaseCache(redis) };
 }
 
 /** Reads the event's truth from its entities, its purchases and the ledger (and the cache, to compare). */

@@ -5,15 +5,12 @@
  * TICKETDROP_SIGNING_SECRET point it elsewhere.
  */
 import { parseArgs } from 'node:util';
-import { PurchaseCache } from '../cache/purchase-cache';
-import { QueueCache } from '../cache/queue-cache';
 import { createRedis, waitForRedis } from '../cache/redis';
-import { SeatCache } from '../cache/seat-cache';
 import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../config';
 import { localEnv } from '../dev/local-stack-file';
 import { ProviderStore } from '../providers/store';
 import { connectClient } from '../temporal/connection';
-import { audit, formatAudit } from './auditor';
+import { audit, auditCaches, formatAudit } from './auditor';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -35,11 +32,7 @@ async function main(): Promise<number> {
         client,
         store,
         signingSecret: worker.signingSecret,
-        caches: {
-          seats: new SeatCache(redis),
-          queue: new QueueCache(redis),
-          purchases: new PurchaseCache(redis),
-        },
+        caches: auditCaches(redis),
       },
       values.event,
     );

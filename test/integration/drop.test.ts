@@ -3,9 +3,7 @@
  * truth; and the auditor itself, shown to catch violations planted behind the system's back.
  */
 import type { AddressInfo } from 'node:net';
-import { audit, type AuditReport } from '../../src/audit/auditor';
-import { PurchaseCache } from '../../src/cache/purchase-cache';
-import { QueueCache } from '../../src/cache/queue-cache';
+import { audit, auditCaches, type AuditReport } from '../../src/audit/auditor';
 import { holdSeatUpdate, seatWorkflowId } from '../../src/entities/seat/contract';
 import type { ProviderStore } from '../../src/providers/store';
 import { runDrop } from '../../loadtest/drop/simulator';
@@ -38,11 +36,7 @@ const auditEvent = (eventId: string): Promise<AuditReport> =>
       client: stack.client,
       store,
       signingSecret: process.env.TICKETDROP_SIGNING_SECRET!,
-      caches: {
-        seats: stack.cache,
-        queue: new QueueCache(stack.redis),
-        purchases: new PurchaseCache(stack.redis),
-      },
+      caches: auditCaches(stack.redis),
     },
     eventId,
   );
