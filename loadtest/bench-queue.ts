@@ -13,7 +13,6 @@ import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contr
 import { ROOT } from '../src/dev/provision';
 import {
   ADMIN_TOKEN,
-  cpuSeconds,
   describeMachine,
   percentile,
   round1,
@@ -21,6 +20,7 @@ import {
   writeBenchmarkSection,
   type LocalStack,
 } from './local-stack';
+import { cpuSeconds } from './proc';
 
 /** Client connections: every fan of a real drop has its own, so the pool must not be what queues joins. */
 const CONNECTIONS = 1_000;

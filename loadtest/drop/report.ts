@@ -2,12 +2,12 @@
  * The drop report: the figures a reader needs to judge a drop (correctness first, then speed), as JSON
  * and Markdown, plus a chart of sales, holds and queue depth over time (SVG, drawn by Vega-Lite).
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { AuditReport } from '../../src/audit/auditor';
 import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
+import { cpuSeconds, rssMiB } from '../proc';
 import type { DropOptions, DropResult, Sample } from './simulator';
 
 export interface Percentiles {
@@ -72,27 +72,6 @@ const round = (n: number): number => Math.round(n * 10) / 10;
 /** The process name the drop gives itself in the usage figures. */
 export const LOAD_GENERATOR = 'drop simulator';
 const VEGA_LITE: string = 'vega-lite';
-
-/** Resident memory (VmRSS) of a process in MiB, from /proc (Linux); 0 when it cannot be read. */
-export function rssMiB(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-export function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 export interface ProcessUsage {
   peakRssMiB: Record<string, number>;

@@ -20,8 +20,6 @@ export const isFanId = (value: unknown): value is string => typeof value === 'st
 
 /** Most fans in one join Update: keeps each Update's payload (≤ ~66 KB) far below the 2 MiB limit. */
 export const MAX_JOIN_BATCH = 1_000;
-/** Default life of an admission: the fan must start a purchase within it. */
-export const DEFAULT_ADMISSION_TTL_SECONDS = 120;
 /**
  * How long after an admission's expiry its slot is still held for it. A purchase started just before the
  * expiry announces itself by a signal that needs a moment to arrive (longer under a drop's load); freeing
