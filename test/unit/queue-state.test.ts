@@ -193,6 +193,22 @@ describe('contract helpers', () => {
     expect(decodePlace(0)).toBeUndefined();
   });
 
+  it('paces polls by the recent admission rate: half the expected wait, within 1-30 s', () => {
+    expect(pollAfterMs(100, 10)).toBe(5_000); // 100 fans ahead at 10/s: admitted in about 10 s
+    expect(pollAfterMs(5, 10)).toBe(1_000);
+    expect(pollAfterMs(100_000, 10)).toBe(30_000);
+  });
+
+  it('measures the admission rate over the last 30 s', () => {
+    const queue = new QueueState(settings({ capacity: 100, maxActivePurchases: 10 }), undefined, key);
+    queue.join(fans(1, 50), T0, seed); // 10 admitted at T0
+    for (let i = 1; i <= 10; i++) {
+      queue.purchaseFinished({ position: i, fanId: `fan-${i}`, outcome: 'failed' }, T0 + 5_000); // 10 more
+    }
+    expect(queue.admitRate(T0 + 10_000)).toBe(2); // 20 admissions in the 10 s since opening
+    expect(queue.admitRate(T0 + 60_000)).toBe(0);
+  });
+
   it('asks fans further back to poll less often, within 1-30 s', () => {
     expect(pollAfterMs(0)).toBe(1_000);
     expect(pollAfterMs(100)).toBeGreaterThan(pollAfterMs(10));
