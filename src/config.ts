@@ -47,6 +47,7 @@ export interface WorkerConfig {
     activitySlots: number;
     workflowTaskSlots: number;
     cachedWorkflows: number;
+    workflowThreads: number;
   };
 }
 
@@ -146,6 +147,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),
       workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 100, 2, 10_000),
       cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 1_500, 1, 1_000_000),
+      workflowThreads: int(env, 'TICKETDROP_WORKER_WORKFLOW_THREADS', 1, 1, 64),
     },
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),

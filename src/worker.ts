@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
     maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
     maxCachedWorkflows: config.tuning.cachedWorkflows,
+    workflowThreadPoolSize: config.tuning.workflowThreads,
     activities,
   });
   // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
