@@ -27,9 +27,14 @@ import { FailureCode, isFailureCode } from '../../failures';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
 import type { Channel, Notifier } from '../../providers/notifier';
-import { GatewayUnavailable, PaymentDeclined, type PaymentGateway } from '../../providers/payments';
+import {
+  GatewayUnavailable,
+  PaymentDeclined,
+  type ChargeRequest,
+  type PaymentGateway,
+} from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
-import { QR_PURPOSE, type PaymentToken, type PurchaseStatus, type Ticket } from './contract';
+import { QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
 
 /** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
 export const BEST_AVAILABLE_TRIES = 8;
@@ -194,14 +199,8 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       await seatUpdate(client, eventId, seatId, confirmSeatUpdate, { holdId, ticketId }, `confirm:${holdId}`);
     },
 
-    async chargePayment(input: {
-      idempotencyKey: string;
-      token: PaymentToken;
-      amountCents: number;
-      purchaseId: string;
-      eventId: string;
-      fanId: string;
-    }): Promise<{ chargeId: string }> {
+    /** One attempt at the gateway (the attempt number and the cancel signal come from the activity). */
+    async chargePayment(input: Omit<ChargeRequest, 'attempt' | 'signal'>): Promise<{ chargeId: string }> {
       const context = Context.current();
       // Heartbeats carry a cancel to us: the gateway then stops before it records a charge.
       const beat = setInterval(() => context.heartbeat(), CHARGE_HEARTBEAT_MS);
