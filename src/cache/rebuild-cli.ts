@@ -1,5 +1,6 @@
 /** `npm run rebuild-cache [-- <eventId>]`: restores the read-side cache from the entities. */
 import { loadRedisConfig, loadTemporalConfig } from '../config';
+import { localEnv } from '../dev/local-stack-file';
 import { connectClient } from '../temporal/connection';
 import { rebuildAll, rebuildEvent } from './rebuild';
 import { createRedis, waitForRedis } from './redis';
@@ -8,8 +9,9 @@ import { SeatCache } from './seat-cache';
 
 async function main(): Promise<void> {
   const eventId = process.argv[2];
-  const client = await connectClient(loadTemporalConfig());
-  const redis = createRedis(loadRedisConfig());
+  const env = localEnv(); // npm start's addresses unless TEMPORAL_ADDRESS / REDIS_URL say otherwise
+  const client = await connectClient(loadTemporalConfig(env));
+  const redis = createRedis(loadRedisConfig(env));
   try {
     await waitForRedis(redis);
     const deps = { client, cache: new SeatCache(redis), queueCache: new QueueCache(redis) };
