@@ -28,13 +28,14 @@ async function main(): Promise<void> {
   const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
   const cache = new SeatCache(redis);
   const queueCache = new QueueCache(redis);
+  const purchaseCache = new PurchaseCache(redis);
   const store = new ProviderStore(config.providersDb);
   const knobs = new Knobs(store);
 
   const activities = createActivities({
     client,
     seatCache: cache,
-    purchaseCache: new PurchaseCache(redis),
+    purchaseCache,
     queueCache,
     taskQueue: temporal.taskQueue,
     payments: new PaymentGateway(store, knobs),
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   );
 
   waitForRedis(redis)
-    .then(() => rebuildAll({ client, cache, queueCache }))
+    .then(() => rebuildAll({ client, cache, queueCache, purchaseCache }))
     .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
     .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
 

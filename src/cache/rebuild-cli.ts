@@ -4,6 +4,7 @@ import { localEnv } from '../dev/local-stack-file';
 import { connectClient } from '../temporal/connection';
 import { rebuildAll, rebuildEvent } from './rebuild';
 import { createRedis, waitForRedis } from './redis';
+import { PurchaseCache } from './purchase-cache';
 import { QueueCache } from './queue-cache';
 import { SeatCache } from './seat-cache';
 
@@ -14,7 +15,12 @@ async function main(): Promise<void> {
   const redis = createRedis(loadRedisConfig(env));
   try {
     await waitForRedis(redis);
-    const deps = { client, cache: new SeatCache(redis), queueCache: new QueueCache(redis) };
+    const deps = {
+      client,
+      cache: new SeatCache(redis),
+      queueCache: new QueueCache(redis),
+      purchaseCache: new PurchaseCache(redis),
+    };
     if (eventId) {
       const result = await rebuildEvent(deps, eventId);
       if (!result) throw new Error(`no event ${eventId} (or its seats are still being created)`);

@@ -12,7 +12,15 @@ import {
   eventWorkflowId,
 } from '../entities/event/contract';
 import { queueSnapshotQuery, queueWorkflowId } from '../entities/queue/contract';
-import { seatIds, seatStateQuery, seatWorkflowId, type SeatView } from '../entities/seat/contract';
+import {
+  EVENT_ID_SEARCH_ATTRIBUTE,
+  seatIds,
+  seatStateQuery,
+  seatWorkflowId,
+  type SeatView,
+} from '../entities/seat/contract';
+import { PURCHASE_WORKFLOW_TYPE, purchaseStatusQuery } from '../sagas/purchase/contract';
+import type { PurchaseCache } from './purchase-cache';
 import type { QueueCache } from './queue-cache';
 import type { SeatCache } from './seat-cache';
 
@@ -21,12 +29,17 @@ export interface RebuildDeps {
   cache: SeatCache;
   /** When given, a queue event's waiting-room view is restored too. */
   queueCache?: QueueCache;
+  /**
+   * When given, every purchase's status too (one query per purchase: for the worker's start-up and the
+   * CLI, not for a request's read-repair, where a missing purchase is repaired when it is read).
+   */
+  purchaseCache?: PurchaseCache;
   concurrency?: number;
 }
 
 /** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
 export async function rebuildEvent(
-  { client, cache, queueCache, concurrency = 32 }: RebuildDeps,
+  { client, cache, queueCache, purchaseCache, concurrency = 32 }: RebuildDeps,
   eventId: string,
 ): Promise<{ seats: number } | undefined> {
   const handle = client.workflow.getHandle(eventWorkflowId(eventId));
@@ -66,6 +79,14 @@ export async function rebuildEvent(
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err; // not provisioned yet
     }
+  }
+  if (purchaseCache) {
+    const ids: string[] = [];
+    const query = `WorkflowType = '${PURCHASE_WORKFLOW_TYPE}' AND ${EVENT_ID_SEARCH_ATTRIBUTE.name} = '${eventId}'`;
+    for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
+    await mapLimit(ids, concurrency, async (id) =>
+      purchaseCache.project(await client.workflow.getHandle(id).query(purchaseStatusQuery)),
+    );
   }
   return { seats: found.length };
 }
