@@ -14,7 +14,17 @@ import {
   type SeatView,
 } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
-import { adminHeaders, eventually, openStack, uniqueId, type Stack } from '../support/stack';
+import { PurchaseCache } from '../../src/cache/purchase-cache';
+import {
+  adminHeaders,
+  createTestEvent,
+  eventually,
+  finalStatus,
+  openStack,
+  startPurchase,
+  uniqueId,
+  type Stack,
+} from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -124,6 +134,18 @@ describe('read-side cache', () => {
       ['B2', 'held'],
       ['C5', 'sold'],
     ]);
+  });
+
+  it('restores purchase statuses too when the rebuild is given the purchase cache', async () => {
+    const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 3 });
+    const started = await startPurchase(stack, eventId, { fanId: 'ada', seatId: 'A2' });
+    expect((await finalStatus(stack, started)).state).toBe('completed');
+    const purchases = new PurchaseCache(stack.redis);
+
+    await stack.redis.flushall();
+    expect(await purchases.get(eventId, 'ada')).toBeUndefined();
+    await rebuildEvent({ client: stack.client, cache: stack.cache, purchaseCache: purchases }, eventId);
+    expect(await purchases.get(eventId, 'ada')).toMatchObject({ state: 'completed', seatId: 'A2' });
   });
 
   it('answers reads with 503 UNAVAILABLE and Retry-After while Redis is unreachable', async () => {
