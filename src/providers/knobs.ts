@@ -8,6 +8,8 @@ export interface SimulatorKnobs {
   paymentLatencyMs: [number, number];
   paymentDeclineRate: number;
   paymentTimeoutRate: number;
+  /** The gateway refuses every charge and refund (a provider outage). */
+  paymentOutage: boolean;
   emailLatencyMs: [number, number];
   smsLatencyMs: [number, number];
   emailFailureRate: number;
@@ -44,6 +46,7 @@ export function knobsFromEnv(env: Env = process.env): SimulatorKnobs {
     paymentLatencyMs: range(env, 'TICKETDROP_PAYMENT_LATENCY_MS', [20, 80]),
     paymentDeclineRate: rate(env, 'TICKETDROP_PAYMENT_DECLINE_RATE'),
     paymentTimeoutRate: rate(env, 'TICKETDROP_PAYMENT_TIMEOUT_RATE'),
+    paymentOutage: flag(env, 'TICKETDROP_PAYMENT_OUTAGE'),
     emailLatencyMs: range(env, 'TICKETDROP_EMAIL_LATENCY_MS', [10, 40]),
     smsLatencyMs: range(env, 'TICKETDROP_SMS_LATENCY_MS', [10, 40]),
     emailFailureRate: rate(env, 'TICKETDROP_EMAIL_FAILURE_RATE'),

@@ -41,6 +41,7 @@ export class PaymentGateway {
     if (prior) return settled(prior);
     const knobs = this.knobs.current();
     await this.wait(pick(knobs.paymentLatencyMs), request.signal);
+    if (knobs.paymentOutage) throw new GatewayUnavailable('payment gateway unavailable (provider outage)');
     if (request.token === 'tok_timeout' || Math.random() < knobs.paymentTimeoutRate) {
       await this.wait(60 * 60 * 1000, request.signal); // hangs until the caller gives up
     }
@@ -72,6 +73,9 @@ export class PaymentGateway {
 
   /** Refunds the charge made with this key, if there is a captured one. */
   async refund(idempotencyKey: string): Promise<ChargeRecord | undefined> {
+    if (this.knobs.current().paymentOutage) {
+      throw new GatewayUnavailable('payment gateway unavailable (provider outage): refund not made');
+    }
     return this.store.refund(idempotencyKey);
   }
 }

@@ -17,11 +17,15 @@ function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
   };
 }
 
-export async function connectClient(config: TemporalConfig): Promise<Client> {
+export async function connectClient(
+  config: TemporalConfig,
+  options: { connectTimeoutMs?: number } = {},
+): Promise<Client> {
   const connection = await Connection.connect({
     address: config.address,
     tls: tlsOptions(config),
     apiKey: config.apiKey,
+    ...(options.connectTimeoutMs !== undefined && { connectTimeout: options.connectTimeoutMs }),
   });
   return new Client({ connection, namespace: config.namespace });
 }

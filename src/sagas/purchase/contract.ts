@@ -73,6 +73,33 @@ export interface PurchaseInput {
   requestDigest?: string;
 }
 
+/**
+ * The saga's steps in order, each with the activity (or child) that runs it and the undo it registers.
+ * The workflow runs these names; the debugging views read them to show steps and compensations.
+ */
+export const PURCHASE_SAGA: readonly SagaStep[] = [
+  { step: 'reserve', activity: 'reserveSeat', undo: { step: 'release', activity: 'releaseSeat' } },
+  {
+    step: 'payment',
+    activity: 'chargePayment',
+    // Registered before the charge: a charge that timed out on our side may still have landed.
+    undo: { step: 'refund', activity: 'refundPayment' },
+    undoFromStart: true,
+  },
+  { step: 'issue', activity: 'issueTicket', undo: { step: 'void-ticket', activity: 'voidTicket' } },
+  { step: 'confirm', activity: 'confirmSeat' },
+  { step: 'notify', child: CONFIRMATION_WORKFLOW_TYPE },
+];
+
+export interface SagaStep {
+  step: string;
+  activity?: string;
+  child?: string;
+  undo?: { step: string; activity: string };
+  /** The undo is owed as soon as the step starts, not only once it succeeded. */
+  undoFromStart?: boolean;
+}
+
 export const purchaseStatusQuery = defineQuery<PurchaseStatus>('purchaseStatus');
 /** Cancels a purchase that has not captured payment; resolves with the final status. */
 export const cancelPurchaseUpdate = defineUpdate<PurchaseStatus>('cancelPurchase');

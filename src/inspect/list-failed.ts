@@ -1,0 +1,224 @@
+/**
+ * `workflow list --failed`: failed workflows with their root cause, optionally grouped (count, share,
+ * first and last seen). One visibility query plus one close-event read per workflow.
+ */
+import type { Client } from '@temporalio/client';
+import { chainOf, formatCause, groupKey, rootCause, type Cause } from './failure';
+import { diagram, label } from './mermaid';
+import { fetchCloseEvent, InspectError, listWorkflows, type ListedWorkflow } from './source';
+import { mapLimit } from '../lib/concurrency';
+
+/** `--status` values and the visibility status each one means. */
+export const FAILED_STATUSES = {
+  failed: 'Failed',
+  'timed-out': 'TimedOut',
+  terminated: 'Terminated',
+  canceled: 'Canceled',
+} as const;
+export type FailedStatus = keyof typeof FAILED_STATUSES;
+
+export const GROUP_KEYS = ['error', 'type', 'status'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export interface ListFailedOptions {
+  /** Only workflows closed within this many ms. */
+  sinceMs?: number;
+  statuses?: FailedStatus[];
+  /** Only this event's workflows (its EventId search attribute). */
+  eventId?: string;
+  /** Only this workflow type. */
+  type?: string;
+  followChildren?: boolean;
+  leafOnly?: boolean;
+  compactErrors?: boolean;
+  errorContains?: string;
+  limit?: number;
+  now?: number;
+}
+
+export interface FailedWorkflow {
+  workflowId: string;
+  runId: string;
+  type: string;
+  status: string;
+  closedAt?: string;
+  eventId?: string;
+  /** The root cause, in the contract's vocabulary when it has a code. */
+  rootCause: Cause;
+  /** Where the root cause happened: this workflow, or a failed child it was followed to. */
+  rootWorkflowId: string;
+  /** The error as shown: the whole chain, or only the root cause with `--compact-errors`. */
+  error: string;
+  /** True when the failure came from a failed child workflow. */
+  childFailure: boolean;
+}
+
+export interface FailureGroup {
+  key: string;
+  count: number;
+  percent: number;
+  firstSeen?: string;
+  lastSeen?: string;
+  /** One workflow of the group, to look at with `workflow show --compact`. */
+  example: string;
+}
+
+export interface ListFailedResult {
+  query: string;
+  /** Matches of the query (may be more than were read, see `limit`). */
+  total: number;
+  failures: FailedWorkflow[];
+}
+
+export const DEFAULT_LIMIT = 1000;
+
+export function buildQuery(options: ListFailedOptions): string {
+  const statuses = (
+    options.statuses?.length ? options.statuses : (['failed', 'timed-out', 'terminated'] as const)
+  )
+    .map((s) => `'${FAILED_STATUSES[s]}'`)
+    .join(', ');
+  const parts = [`ExecutionStatus IN (${statuses})`];
+  if (options.sinceMs !== undefined) {
+    parts.push(`CloseTime > '${new Date((options.now ?? Date.now()) - options.sinceMs).toISOString()}'`);
+  }
+  if (options.eventId) parts.push(`EventId = ${JSON.stringify(options.eventId)}`);
+  if (options.type) parts.push(`WorkflowType = ${JSON.stringify(options.type)}`);
+  return parts.join(' AND ');
+}
+
+/** The whole chain, outermost first, each link's first line (what the plain CLI would print). */
+function chainText(failure: Parameters<typeof chainOf>[0]): string {
+  return chainOf(failure)
+    .map((link) => (link.message ?? '').split('\n')[0]!.trim())
+    .filter(Boolean)
+    .join(': ');
+}
+
+async function inspectOne(
+  client: Client,
+  row: ListedWorkflow,
+  options: ListFailedOptions,
+): Promise<FailedWorkflow> {
+  const close = await fetchCloseEvent(client, row.workflowId, row.runId);
+  const failure = close?.workflowExecutionFailedEventAttributes?.failure ?? undefined;
+  let cause: Cause = rootCause(failure);
+  if (row.status === 'TERMINATED') {
+    const reason = close?.workflowExecutionTerminatedEventAttributes?.reason;
+    cause = { message: reason ? `terminated: ${reason}` : 'terminated' };
+  } else if (row.status === 'TIMED_OUT') cause = { message: 'workflow timed out' };
+  else if (row.status === 'CANCELLED') cause = { message: 'workflow cancelled' };
+  const links = chainOf(failure);
+  const child = links.find(
+    (link) => link.childWorkflowExecutionFailureInfo,
+  )?.childWorkflowExecutionFailureInfo;
+  let rootWorkflowId = row.workflowId;
+  if (options.followChildren && child?.workflowExecution?.workflowId) {
+    // The child's own close event carries its full chain (the parent's copy may be cut short).
+    const followed = await inspectOne(
+      client,
+      {
+        ...row,
+        workflowId: child.workflowExecution.workflowId,
+        runId: child.workflowExecution.runId ?? '',
+        status: 'FAILED',
+      },
+      options,
+    );
+    cause = followed.rootCause;
+    rootWorkflowId = followed.rootWorkflowId;
+  }
+  const chain = chainText(failure);
+  const error =
+    options.compactErrors || !chain ? formatCause(cause) : cause.code ? `${cause.code}: ${chain}` : chain;
+  return {
+    workflowId: row.workflowId,
+    runId: row.runId,
+    type: row.type,
+    status: row.status,
+    ...(row.closedAt !== undefined && { closedAt: new Date(row.closedAt).toISOString() }),
+    ...(row.eventId && { eventId: row.eventId }),
+    rootCause: cause,
+    rootWorkflowId,
+    error,
+    childFailure: Boolean(child),
+  };
+}
+
+export async function listFailed(client: Client, options: ListFailedOptions): Promise<ListFailedResult> {
+  const query = buildQuery(options);
+  const { rows, total } = await listWorkflows(client, query, options.limit ?? DEFAULT_LIMIT);
+  let failures = await mapLimit(rows, 16, (row) => inspectOne(client, row, options));
+  if (options.leafOnly) failures = failures.filter((f) => !f.childFailure);
+  if (options.errorContains) {
+    const needle = options.errorContains.toLowerCase();
+    failures = failures.filter((f) =>
+      [f.rootCause.code ?? '', f.rootCause.message, f.error].some((text) =>
+        text.toLowerCase().includes(needle),
+      ),
+    );
+  }
+  return { query, total, failures };
+}
+
+export function groupFailures(failures: FailedWorkflow[], by: GroupKey): FailureGroup[] {
+  const groups = new Map<string, FailedWorkflow[]>();
+  for (const failure of failures) {
+    const key = by === 'error' ? groupKey(failure.rootCause) : by === 'type' ? failure.type : failure.status;
+    groups.set(key, [...(groups.get(key) ?? []), failure]);
+  }
+  return [...groups.entries()]
+    .map(([key, members]) => {
+      const times = members
+        .map((m) => m.closedAt)
+        .filter((t): t is string => Boolean(t))
+        .sort();
+      return {
+        key,
+        count: members.length,
+        percent: Math.round((members.length / failures.length) * 1000) / 10,
+        ...(times.length && { firstSeen: times[0], lastSeen: times.at(-1) }),
+        example: members[0]!.workflowId,
+      };
+    })
+    .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+}
+
+/** Failing when nothing matched: the caller says so and exits non-zero. */
+export function assertSomeFailures(result: ListFailedResult, window: string): void {
+  if (result.failures.length === 0) throw new InspectError(`no failed workflows ${window}`);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function failuresText(result: ListFailedResult): string {
+  const rows = result.failures.map((f) => [f.workflowId, f.type, f.status, f.closedAt ?? '', f.error]);
+  const more =
+    result.total > result.failures.length
+      ? `\n(${result.failures.length} shown of ${result.total} matching)`
+      : '';
+  return `${table(['WORKFLOW ID', 'TYPE', 'STATUS', 'CLOSED', 'ERROR'], rows)}${more}\n`;
+}
+
+export function groupsText(groups: FailureGroup[], by: GroupKey, total: number): string {
+  const rows = groups.map((g) => [
+    String(g.count),
+    `${g.percent.toFixed(1)}%`,
+    g.firstSeen ?? '',
+    g.lastSeen ?? '',
+    g.key,
+  ]);
+  return `${table(['COUNT', 'SHARE', 'FIRST SEEN', 'LAST SEEN', by.toUpperCase()], rows)}\n${total} failed workflows\n`;
+}
+
+export function groupsMermaid(groups: FailureGroup[], title: string): string {
+  return diagram(
+    `pie title ${label(title)}`,
+    groups.map((g) => `"${label(g.key)}" : ${g.count}`),
+  );
+}

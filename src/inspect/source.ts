@@ -1,0 +1,108 @@
+/**
+ * What the views read from Temporal: histories, close events, descriptions and visibility lists. Every
+ * "not found" and "cannot reach the server" becomes an InspectError: one line for the person at the
+ * terminal, never a stack trace.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { compactTimeline, type Timeline } from './history';
+
+export class InspectError extends Error {
+  override name = 'InspectError';
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+const NOT_FOUND = 5; // gRPC status NOT_FOUND
+const UNAVAILABLE = 14;
+
+/** Turns the SDK's errors into one-line InspectErrors (other errors pass through). */
+export function explain(err: unknown, workflowId?: string): unknown {
+  if (err instanceof InspectError) return err;
+  const code = (err as { code?: number })?.code;
+  if (err instanceof WorkflowNotFoundError || code === NOT_FOUND) {
+    return new InspectError(`workflow not found: ${workflowId ?? '(unknown id)'}`);
+  }
+  if (
+    code === UNAVAILABLE ||
+    /ECONNREFUSED|UNAVAILABLE|failed to connect|Connection refused/i.test(String(err))
+  ) {
+    return new InspectError(`Temporal server not reachable: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return err;
+}
+
+/** Every event of a run (the latest run unless `runId` is given). */
+export async function fetchEvents(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<HistoryEvent[]> {
+  try {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    return history.events ?? [];
+  } catch (err) {
+    throw explain(err, workflowId);
+  }
+}
+
+export async function loadTimeline(client: Client, workflowId: string, runId?: string): Promise<Timeline> {
+  return compactTimeline(workflowId, await fetchEvents(client, workflowId, runId));
+}
+
+/** Only the close event of a run: one small read per failed workflow when listing thousands. */
+export async function fetchCloseEvent(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<HistoryEvent | undefined> {
+  try {
+    const response = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      historyEventFilterType:
+        temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+    });
+    return response.history?.events?.[0] ?? undefined;
+  } catch (err) {
+    throw explain(err, workflowId);
+  }
+}
+
+export interface ListedWorkflow {
+  workflowId: string;
+  runId: string;
+  type: string;
+  status: string;
+  startedAt: number;
+  closedAt?: number;
+  eventId?: string;
+}
+
+/** A visibility query, newest first, at most `limit` rows; `total` counts every match. */
+export async function listWorkflows(
+  client: Client,
+  query: string,
+  limit: number,
+): Promise<{ rows: ListedWorkflow[]; total: number }> {
+  try {
+    const rows: ListedWorkflow[] = [];
+    for await (const info of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+      const eventId = info.typedSearchAttributes.getAll().find((pair) => pair.key.name === 'EventId')?.value;
+      rows.push({
+        workflowId: info.workflowId,
+        runId: info.runId,
+        type: info.type,
+        status: info.status.name,
+        startedAt: info.startTime.getTime(),
+        closedAt: info.closeTime?.getTime(),
+        eventId: typeof eventId === 'string' ? eventId : undefined,
+      });
+      if (rows.length >= limit) break;
+    }
+    const total = rows.length < limit ? rows.length : (await client.workflow.count(query)).count;
+    return { rows, total };
+  } catch (err) {
+    throw explain(err);
+  }
+}
