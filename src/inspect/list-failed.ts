@@ -65,12 +65,14 @@ export interface FailureGroup {
 
 export interface ListFailedResult {
   query: string;
-  /** Matches of the query (may be more than were read, see `limit`). */
+  /** Failures matching every filter (more than listed when `limit` cut the list). */
   total: number;
   failures: FailedWorkflow[];
 }
 
 export const DEFAULT_LIMIT = 1000;
+/** How many failures a filtered listing reads at most before filtering. */
+const FILTER_READ_LIMIT = 5000;
 
 export function buildQuery(options: ListFailedOptions): string {
   const statuses = (
@@ -147,7 +149,14 @@ async function inspectOne(
 
 export async function listFailed(client: Client, options: ListFailedOptions): Promise<ListFailedResult> {
   const query = buildQuery(options);
-  const { rows, total } = await listWorkflows(client, query, options.limit ?? DEFAULT_LIMIT);
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  // Filters the query cannot express are applied here, so read beyond the limit before cutting to it.
+  const filtered = Boolean(options.leafOnly || options.errorContains);
+  const { rows, total } = await listWorkflows(
+    client,
+    query,
+    filtered ? Math.max(limit, FILTER_READ_LIMIT) : limit,
+  );
   let failures = await mapLimit(rows, 16, (row) => inspectOne(client, row, options));
   if (options.leafOnly) failures = failures.filter((f) => !f.childFailure);
   if (options.errorContains) {
@@ -158,7 +167,8 @@ export async function listFailed(client: Client, options: ListFailedOptions): Pr
       ),
     );
   }
-  return { query, total, failures };
+  const matching = filtered && rows.length === total ? failures.length : total;
+  return { query, total: matching, failures: failures.slice(0, limit) };
 }
 
 export function groupFailures(failures: FailedWorkflow[], by: GroupKey): FailureGroup[] {

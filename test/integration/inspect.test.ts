@@ -471,3 +471,41 @@ describe('ticketdrop: pass-through and bad input', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describe('GET /events/:eventId/failures (the dashboard links here)', () => {
+  it('groups an event’s failed purchases by code and lists the ones with the asked code; unknown event → 404', async () => {
+    const eventId = await createTestEvent(stack);
+    const declined = await startPurchase(stack, eventId, {
+      fanId: uniqueId('fan'),
+      seatId: 'A5',
+      paymentToken: 'tok_declined',
+    });
+    await finalStatus(stack, declined);
+    const body = await eventually(
+      async () => {
+        const response = await stack.app.inject({ url: `/events/${eventId}/failures?code=PAYMENT_DECLINED` });
+        const json = response.json() as {
+          total: number;
+          groups: { key: string; count: number }[];
+          failures?: { workflowId: string }[];
+        };
+        return response.statusCode === 200 && json.total === 1 ? json : undefined;
+      },
+      15_000,
+      'the failure in visibility',
+    );
+    expect(body.groups).toEqual([expect.objectContaining({ key: 'PAYMENT_DECLINED', count: 1 })]);
+    expect(body.failures?.map((f) => f.workflowId)).toEqual([declined.purchaseId]);
+    const text = await stack.app.inject({
+      url: `/events/${eventId}/failures?code=PAYMENT_DECLINED&format=text`,
+    });
+    expect(text.headers['content-type']).toMatch(/^text\/plain/);
+    expect(text.body).toMatch(/1\s+100\.0%.*PAYMENT_DECLINED/);
+    expect(text.body).toContain(declined.purchaseId);
+    const missing = await stack.app.inject({ url: '/events/no-such-event/failures' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toMatch(/application\/problem\+json/);
+    const bad = await stack.app.inject({ url: `/events/${eventId}/failures?since=yesterday` });
+    expect(bad.statusCode).toBe(400);
+  });
+});

@@ -1,7 +1,9 @@
 /** Root causes, compacted messages and Mermaid escaping: pure parts of the debugging views. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compactMessage, groupKey, rootCause, type ProtoFailure } from '../../src/inspect/failure';
+import { DOC, withSchemas } from '../../src/inspect/docs';
 import { label } from '../../src/inspect/mermaid';
 
 describe('root causes', () => {
@@ -93,5 +95,31 @@ describe('Mermaid labels', () => {
     const bad = results.map((r, i) => (r.ok ? undefined : `${diagrams[i]} → ${r.error}`)).filter(Boolean);
     expect(bad).toEqual([]);
     expect(results).toHaveLength(nasty.length * 3);
+  });
+});
+
+describe('Mermaid in the docs', () => {
+  it('every diagram in README.md and PLAN.md parses', () => {
+    const root = path.resolve(__dirname, '../..');
+    const diagrams = ['README.md', 'PLAN.md'].flatMap((file) =>
+      [...readFileSync(path.join(root, file), 'utf8').matchAll(/```mermaid\n([\s\S]*?)```/g)].map(
+        (m) => m[1]!,
+      ),
+    );
+    expect(diagrams.length).toBeGreaterThanOrEqual(3);
+    const results = JSON.parse(
+      execFileSync('node', [path.join(root, 'test/support/mermaid-check.mjs')], {
+        cwd: root,
+        input: JSON.stringify(diagrams),
+      }).toString(),
+    ) as { ok: boolean; error?: string }[];
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+  });
+});
+
+describe('docs/INSPECT.md', () => {
+  it('publishes the JSON schemas the views are checked against (npm run docs:inspect rewrites them)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    expect(withSchemas(doc)).toBe(doc);
   });
 });

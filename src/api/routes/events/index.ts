@@ -9,6 +9,17 @@ import {
   SeatMap,
   SeatParams,
 } from '../../schemas/events';
+import {
+  failuresText,
+  groupFailures,
+  groupsMermaid,
+  groupsText,
+  listFailed,
+} from '../../../inspect/list-failed';
+import { parseSince } from '../../../inspect/cli';
+import { EventFailures, FailuresQuery } from '../../schemas/failures';
+import { HttpProblem } from '../../problem';
+import { FailureCode } from '../../../failures';
 import { EventService, normalizeDefinition } from './service';
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
@@ -93,6 +104,45 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
         version: view.version,
         holdExpiresAt: view.holdExpiresAt ? new Date(view.holdExpiresAt).toISOString() : undefined,
       };
+    },
+  );
+
+  app.get(
+    '/events/:eventId/failures',
+    {
+      schema: {
+        summary:
+          'Failed purchases by root cause: the `ticketdrop workflow list --failed --group-by error` view of one event',
+        tags: ['events'],
+        params: EventParams,
+        querystring: FailuresQuery,
+        response: { 200: EventFailures, ...problems(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { eventId } = request.params;
+      const { code, since, limit, format } = request.query;
+      await service.summary(eventId);
+      let sinceMs: number | undefined;
+      try {
+        sinceMs = since === undefined ? undefined : parseSince(since);
+      } catch (err) {
+        throw new HttpProblem(FailureCode.VALIDATION, (err as Error).message);
+      }
+      const result = await listFailed(app.temporal, { eventId, sinceMs, compactErrors: true, limit });
+      const groups = result.failures.length ? groupFailures(result.failures, 'error') : [];
+      const failures = code
+        ? result.failures.filter((f) => (f.rootCause.code ?? f.rootCause.message) === code)
+        : [];
+      if (format === 'mermaid' || format === 'text') {
+        const text =
+          format === 'mermaid'
+            ? groupsMermaid(groups, `Failed purchases of ${eventId} by error`)
+            : `${groupsText(groups, 'error', result.failures.length)}${failures.length ? `\n${failuresText({ ...result, failures })}` : ''}`;
+        // A string with its own content type is sent as it is, past the JSON serializer.
+        return reply.type('text/plain; charset=utf-8').send(text as never);
+      }
+      return { eventId, query: result.query, total: result.total, groups, ...(code && { code, failures }) };
     },
   );
 };
