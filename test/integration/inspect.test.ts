@@ -227,12 +227,24 @@ describe('ticketdrop workflow … on real failures', () => {
       started.purchaseId,
     );
     expect(trace.json.rootCause?.code).toBe('PAYMENT_TIMEOUT');
+    // The view reports the attempts the server recorded: two, unless a slow machine spent the charge's
+    // schedule-to-close budget before the second could start.
+    // The oracle is the real temporal CLI's own reading of the history (pass-through, JSON).
+    const raw = JSON.parse(
+      (await cli('workflow', 'show', '-w', started.purchaseId, '-o', 'json')).stdout,
+    ) as {
+      events: { eventType: string; activityTaskStartedEventAttributes?: { attempt: number } }[];
+    };
+    const recorded = raw.events.find((e) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_STARTED')
+      ?.activityTaskStartedEventAttributes?.attempt;
+    expect(recorded).toBeGreaterThanOrEqual(1);
     expect(trace.json.steps.find((s) => s.step === 'payment')).toMatchObject({
       status: 'timed-out',
-      attempts: 2,
+      attempts: recorded,
     });
     const show = await allFormats(ShowSchema, 'workflow', 'show', '--compact', '-w', started.purchaseId);
-    expect(show.text).toMatch(/⏱ chargePayment .*timed out \(start-to-close\) \(2 attempts\)/);
+    const attempts = recorded! > 1 ? ` \\(${recorded} attempts\\)` : '';
+    expect(show.text).toMatch(new RegExp(`⏱ chargePayment .*timed out \\(start-to-close\\)${attempts}`));
     const list = await eventually(
       async () => {
         const result = await cli(

@@ -36,6 +36,17 @@ afterAll(async () => {
 const seatState = (eventId: string, seatId: string) =>
   stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery);
 
+/**
+ * The confirmation child's result. The purchase reports `completed` before it starts the child (fans learn
+ * the outcome first), so the child may not exist yet when the test asks.
+ */
+const confirmationResult = (eventId: string, fanId: string) =>
+  eventually(
+    () => stack.client.workflow.getHandle(confirmationWorkflowId(eventId, fanId)).result(),
+    30_000,
+    'the confirmation workflow',
+  );
+
 const verify = (qr: string) => stack.app.inject({ method: 'POST', url: '/tickets/verify', payload: { qr } });
 
 describe('purchase saga', () => {
@@ -58,7 +69,7 @@ describe('purchase saga', () => {
     expect(verified.statusCode).toBe(200);
     expect(verified.json()).toEqual({ valid: true, ticketId: done.ticket!.ticketId, eventId, seatId: 'A3' });
 
-    const result = await stack.client.workflow.getHandle(confirmationWorkflowId(eventId, fanId)).result();
+    const result = await confirmationResult(eventId, fanId);
     expect(result).toEqual({ email: { status: 'sent' }, sms: { status: 'sent' } });
     expect(store.notificationsFor(started.purchaseId).map((n) => n.channel)).toEqual(['email', 'sms']);
 
@@ -175,7 +186,7 @@ describe('payment outcomes', () => {
     const fanId = uniqueId('fan');
     const started = await startPurchase(stack, eventId, { fanId, seatId: 'A1' });
     expect((await finalStatus(stack, started)).state).toBe('completed');
-    const result = await stack.client.workflow.getHandle(confirmationWorkflowId(eventId, fanId)).result();
+    const result = await confirmationResult(eventId, fanId);
     expect(result.email).toMatchObject({
       status: 'failed',
       attempts: 3,
