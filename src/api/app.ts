@@ -17,6 +17,7 @@ import Fastify, {
 import type { RedisClient } from '../cache/redis';
 import type { PurchaseConfig } from '../config';
 import auth from './plugins/auth';
+import changeFeed from './plugins/change-feed';
 import errors from './plugins/errors';
 import infrastructure from './plugins/infrastructure';
 import metrics from './plugins/metrics';
@@ -65,6 +66,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     taskQueue: opts.taskQueue,
     closeClients: opts.closeClients ?? false,
   });
+  await app.register(changeFeed);
   await app.register(auth, { adminToken: opts.adminToken });
   await app.register(swagger, {
     openapi: {
