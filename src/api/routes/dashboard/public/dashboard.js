@@ -52,19 +52,17 @@
     ]),
   );
 
-  // The model: what the page knows. `*At` is the Redis time of the newest change applied to that part.
+  // The model: what the page knows. `at` is the Redis time of the newest change applied to a part.
   /** @type {Map<string, SeatEntry>} */
   const seats = new Map();
   /** @type {SeatEntry[][]} */
   let rows = [];
-  const counts = { available: 0, held: 0, sold: 0 };
-  const queue = { joined: 0, admitted: 0, waiting: 0 };
+  const counts = { at: 0, available: 0, held: 0, sold: 0 };
+  const queue = { at: 0, joined: 0, admitted: 0, waiting: 0 };
   /** @type {Map<string, number>} */
   const failures = new Map();
   /** @type {{ sold: [number, number][], waiting: [number, number][] }} */
   let history = { sold: [], waiting: [] };
-  let countsAt = 0;
-  let queueAt = 0;
   let capacity = 0;
   /** @type {Snapshot['event']['status']} */
   let status = 'on-sale';
@@ -269,16 +267,22 @@
     if (points.length > MAX_POINTS) points.splice(0, points.length - MAX_POINTS);
   }
 
-  /** @param {{ t: number, available: number, held: number, sold: number }} change */
-  function applyCounts(change) {
-    if (change.t < countsAt) return;
-    countsAt = change.t;
-    counts.available = change.available;
-    counts.held = change.held;
-    counts.sold = change.sold;
-    record('sold', change.t, change.sold);
+  /**
+   * Copies totals stamped `t` into `part` unless it holds newer ones; `point` goes to the chart's series.
+   * @template {{ at: number }} P
+   * @param {P} part @param {number} t @param {Omit<P, 'at'>} totals
+   * @param {'sold' | 'waiting'} series @param {number} point
+   */
+  function applyTotals(part, t, totals, series, point) {
+    if (t < part.at) return;
+    Object.assign(part, totals, { at: t });
+    record(series, t, point);
     dirtyCounters = true;
   }
+
+  /** @param {{ t: number, available: number, held: number, sold: number }} change */
+  const applyCounts = ({ t, available, held, sold }) =>
+    applyTotals(counts, t, { available, held, sold }, 'sold', sold);
 
   /** @param {ChangeMessage} change */
   function apply(change) {
@@ -297,15 +301,11 @@
       case 'counts':
         applyCounts(change);
         break;
-      case 'queue':
-        if (change.t < queueAt) break;
-        queueAt = change.t;
-        queue.joined = change.joined;
-        queue.admitted = change.admitted;
-        queue.waiting = change.waiting;
-        record('waiting', change.t, change.waiting);
-        dirtyCounters = true;
+      case 'queue': {
+        const { t, joined, admitted, waiting } = change;
+        applyTotals(queue, t, { joined, admitted, waiting }, 'waiting', waiting);
         break;
+      }
       case 'purchase':
         if (change.failure && change.failure.count > (failures.get(change.failure.code) ?? 0)) {
           failures.set(change.failure.code, change.failure.count);
@@ -333,7 +333,7 @@
       dirtySeats.add(seat);
     }
     history = { sold: snapshot.history.sold.slice(), waiting: snapshot.history.waiting.slice() };
-    countsAt = queueAt = 0;
+    counts.at = queue.at = 0;
     applyCounts({ t: snapshot.at, ...snapshot.event });
     apply({ type: 'queue', t: snapshot.at, ...snapshot.event.queue });
     failures.clear();
