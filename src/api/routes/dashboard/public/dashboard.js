@@ -154,7 +154,16 @@
     countCell.textContent = count.toLocaleString('en');
     const commandCell = document.createElement('td');
     const command = document.createElement('code');
-    command.textContent = (links?.failureCommand ?? '').replace('{code}', code);
+    // Lines break between the command's words, never inside one (`--failed` stays whole).
+    (links?.failureCommand ?? '')
+      .replace('{code}', code)
+      .split(' ')
+      .forEach((word, i) => {
+        const part = document.createElement('span');
+        part.className = 'word';
+        part.textContent = word;
+        command.append(...(i > 0 ? [' ', part] : [part]));
+      });
     const copy = document.createElement('button');
     copy.type = 'button';
     copy.textContent = 'Copy';
