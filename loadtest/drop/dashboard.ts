@@ -107,7 +107,7 @@ export function dashboardSection(
   return [
     '## The live dashboard during a drop (`npm run bench:dashboard`)',
     '',
-    `Run ${date} UTC on: ${context.machine}. ${runs.length} drops of ${context.fans} fans for ${context.seats} seats in a ${context.windowSec} s window against \`npm start\`'s stack, with the event's dashboard open in headless Chromium (the system's, 1280 × 1000) from before the first fan arrived until every fan was answered. Browser, load generator, API, worker, Temporal dev server and Redis share the machine's 2 cores. Medians, each run in brackets.`,
+    `Run ${date} UTC on: ${context.machine}. ${runs.length} drops of ${context.fans} fans for ${context.seats} seats in a ${context.windowSec} s window against \`npm start\`'s stack, with the event's dashboard open in headless Chromium (the system's, 1280 × 1000) from before the first fan arrived until the drop ended (every fan answered, or the drop's deadline). Browser, load generator, API, worker, Temporal dev server and Redis share the machine's 2 cores. Medians, each run in brackets.`,
     '',
     "Latency: from a seat change in Redis (the `t` the projection's Lua script stamps with Redis's clock) to the end of the animation frame that changed the cell's colour (`performance.timeOrigin + performance.now()`, the same machine's clock), for every seat change the page painted.",
     '',
