@@ -1,12 +1,15 @@
 /**
  * `npm run drop [-- --fans 50000 --seats 500 --window 10 --profile uniform|burst
  *   --payment-mix ok=0.8,declined=0.1,timeout=0.05,flaky=0.05 --abandon 0.05 --seed 1 --runs 1
- *   --api URL --max-active 100 --deadline 180 --no-ceiling --publish]`
+ *   --api URL --max-active 100 --deadline 180 --no-ceiling --publish --dashboard --screenshot FILE]`
  *
  * Simulates a drop against a running TicketDrop (by default the one `npm start` runs), then audits it
  * from the sources of truth, measures the machine's ceiling, and writes a report (JSON, Markdown, SVG
  * chart) under `reports/`. `--publish` also writes the committed report `docs/DROP-REPORT.md` (medians of
  * the runs plus the last run in full); `--republish` renders it again from `docs/drop-report.json`.
+ * `--dashboard` (`npm run bench:dashboard`) watches each drop on the event's live dashboard in headless
+ * Chromium and writes the Redis-change-to-paint latency into docs/BENCHMARKS.md; `--screenshot FILE`
+ * saves the dashboard of the first run once 40 % of the seats are sold.
  * Exits 1 when the audit finds a violation.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,11 +21,19 @@ import { audit, auditCaches, formatAudit } from '../src/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
 import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
 import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
+import { launchChromium, type HeadlessChromium } from '../src/dev/browser';
 import { localEnv, readStackFile } from '../src/dev/local-stack-file';
 import { ROOT } from '../src/dev/provision';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 import { measureCeiling } from './drop/ceiling';
+import {
+  dashboardSection,
+  watchDashboard,
+  type DashboardFigures,
+  type DashboardWatch,
+} from './drop/dashboard';
+import { writeBenchmarkSection } from './local-stack';
 import {
   buildReport,
   historyEvents,
@@ -59,6 +70,8 @@ async function main(): Promise<number> {
       'no-ceiling': { type: 'boolean', default: false },
       publish: { type: 'boolean', default: false },
       republish: { type: 'boolean', default: false },
+      dashboard: { type: 'boolean', default: false },
+      screenshot: { type: 'string' },
     },
   });
   if (values.republish) {
@@ -85,9 +98,12 @@ async function main(): Promise<number> {
   const reportsDir = path.join(ROOT, 'reports');
   mkdirSync(reportsDir, { recursive: true });
   const reports: DropReport[] = [];
+  const dashboardRuns: DashboardFigures[] = [];
+  let chromium: HeadlessChromium | undefined;
   let ok = true;
   try {
     await waitForRedis(redis);
+    if (values.dashboard) chromium = await launchChromium();
     for (let run = 1; run <= Number(values.runs); run++) {
       const options: DropOptions = {
         api,
@@ -122,12 +138,32 @@ async function main(): Promise<number> {
       });
       const pids = api === stack.apiUrl ? { ...stack.pids } : {};
       const stopWatching = watchProcesses({ ...pids, [LOAD_GENERATOR]: process.pid });
+      let dashboard: DashboardWatch | undefined;
+      const browser = chromium;
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
+        beforeCrowd: browser
+          ? async () => {
+              dashboard = await watchDashboard(browser, {
+                api,
+                eventId: options.eventId,
+                seats: options.seats,
+                screenshot:
+                  run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
+              });
+            }
+          : undefined,
       });
       const usage = stopWatching();
       bar.stop();
+      if (dashboard) {
+        const figures = await dashboard.stop();
+        dashboardRuns.push(figures);
+        console.log(
+          `  dashboard: ${figures.changes} seat changes painted, Redis → cell colour p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms; counters match the API: ${figures.countersMatch}`,
+        );
+      }
 
       console.log('  auditing from the entities, the purchases and the ledger…');
       const report = await audit(
@@ -181,7 +217,22 @@ async function main(): Promise<number> {
       for (const t of targetsMet(dropReport)) console.log(`  ${t.met ? 'met   ' : 'missed'} ${t.target}`);
     }
     if (values.publish) await publish(reports);
+    if (dashboardRuns.length > 0) {
+      const { windowSec } = reports[0].options;
+      writeBenchmarkSection(
+        path.join(ROOT, 'docs', 'BENCHMARKS.md'),
+        'dashboard',
+        dashboardSection(dashboardRuns, {
+          fans: Number(values.fans),
+          seats: Number(values.seats),
+          windowSec,
+          machine: machine(),
+        }),
+      );
+      console.log('wrote the dashboard figures to docs/BENCHMARKS.md');
+    }
   } finally {
+    await chromium?.close();
     store.close();
     redis.disconnect();
     await client.connection.close();

@@ -33,6 +33,8 @@ export interface Config {
   adminToken: string;
   signingSecret: string;
   purchase: PurchaseConfig;
+  /** The Temporal web UI the dashboard links seats to (what `npm start` starts, by default). */
+  temporalUiUrl: string;
 }
 
 export interface WorkerConfig {
@@ -50,6 +52,9 @@ export interface WorkerConfig {
     workflowThreads: number;
   };
 }
+
+/** Where `npm start`'s dev server serves its web UI when the port is free (frontend port + 1000). */
+export const DEFAULT_TEMPORAL_UI_URL = 'http://127.0.0.1:8233';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -92,6 +97,20 @@ function bool(env: Env, key: string): boolean {
   throw new ConfigError(`${key} must be true or false, got "${raw}"`);
 }
 
+function httpUrl(env: Env, key: string, fallback: string): string {
+  const value = str(env, key, fallback);
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`${key} must be an http(s) URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
 function secret(env: Env, key: string): string {
   const value = str(env, key);
   if (value.length < 16) throw new ConfigError(`${key} must be at least 16 characters`);
@@ -129,6 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: secret(env, 'TICKETDROP_ADMIN_TOKEN'),
     signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
     purchase: loadPurchaseConfig(env),
+    temporalUiUrl: httpUrl(env, 'TICKETDROP_TEMPORAL_UI_URL', DEFAULT_TEMPORAL_UI_URL),
   };
 }
 
@@ -162,5 +182,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     temporal: { ...config.temporal, apiKey: config.temporal.apiKey ? '(set)' : undefined },
     redis: { url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@'), cluster: config.redis.cluster },
     api: config.api,
+    temporalUiUrl: config.temporalUiUrl,
   };
 }

@@ -31,6 +31,8 @@ export interface DropOptions {
   /** Fans still unanswered this long after opening are given up on (counted as unanswered). */
   deadlineSec: number;
   onProgress?: (progress: DropProgress) => void;
+  /** Runs once the event exists, before the first fan arrives (e.g. opening its dashboard). */
+  beforeCrowd?: () => Promise<void>;
 }
 
 export interface DropProgress {
@@ -161,6 +163,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   );
   if (created.status !== 201)
     throw new Error(`creating ${eventId}: ${created.status} ${JSON.stringify(created.json)}`);
+  await options.beforeCrowd?.();
 
   // The crowd, fixed by the seed: arrival times, payment outcomes, who walks away.
   const mix = Object.entries(options.paymentMix) as [PaymentOutcome, number][];

@@ -15,11 +15,13 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { RedisClient } from '../cache/redis';
-import type { PurchaseConfig } from '../config';
+import { DEFAULT_TEMPORAL_UI_URL, type PurchaseConfig } from '../config';
 import auth from './plugins/auth';
+import changeFeed from './plugins/change-feed';
 import errors from './plugins/errors';
 import infrastructure from './plugins/infrastructure';
 import metrics from './plugins/metrics';
+import dashboard from './routes/dashboard';
 import events from './routes/events';
 import ops from './routes/ops';
 import purchases from './routes/purchases';
@@ -42,6 +44,8 @@ export interface AppOptions {
   signingSecret: string;
   purchase: PurchaseConfig;
   joinBatching?: JoinBatching;
+  /** The Temporal web UI the dashboard links seat entities to. */
+  temporalUiUrl?: string;
   closeClients?: boolean;
   logger?: FastifyServerOptions['logger'];
   /** Log every request (on by default); load tests turn it off. */
@@ -65,6 +69,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     taskQueue: opts.taskQueue,
     closeClients: opts.closeClients ?? false,
   });
+  await app.register(changeFeed);
   await app.register(auth, { adminToken: opts.adminToken });
   await app.register(swagger, {
     openapi: {
@@ -82,5 +87,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(events);
   await app.register(queue, { signingSecret: opts.signingSecret, joinBatching: opts.joinBatching });
   await app.register(purchases, { signingSecret: opts.signingSecret, purchase: opts.purchase });
+  await app.register(dashboard, { temporalUiUrl: opts.temporalUiUrl ?? DEFAULT_TEMPORAL_UI_URL });
   return app;
 }

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     adminToken: config.adminToken,
     signingSecret: config.signingSecret,
     purchase: config.purchase,
+    temporalUiUrl: config.temporalUiUrl,
     closeClients: true,
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
     requestLogging: process.env.TICKETDROP_REQUEST_LOG !== 'off',

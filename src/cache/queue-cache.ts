@@ -2,17 +2,21 @@
  * The waiting room in the read-side cache: the queue entity's view (versioned compare-and-set, like every
  * projection), its admission ranges in a sorted set (score = first position), and each fan's place as
  * the API learned it from a join answer. Fans' polls and repeated joins are answered from here; losing
- * it loses nothing the queue entity does not still hold.
+ * it loses nothing the queue entity does not still hold. A newer view is published on the event's change
+ * feed, and the fans waiting go to the chart's history.
  */
 import type { AdmissionRange, QueueView } from '../entities/queue/contract';
+import { changesChannel, historyKey, LUA_CHANGES, type ChangeDraft, type QueueChange } from './changes';
 import type { RedisClient } from './redis';
 
-const PROJECT = `
-for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
+const PROJECT = `${LUA_CHANGES}
+for i = 7, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == '0' then redis.call('SET', KEYS[3], '1') end
 local cur = redis.call('HGET', KEYS[1], 'version')
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'view', ARGV[2])
+local t = publish(ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[4], 'waiting:' .. math.floor(t / 1000), ARGV[6])
 return 1
 `;
 
@@ -21,10 +25,24 @@ const keys = (eventId: string) => ({
   admissions: `td:{${eventId}}:admissions`,
   fans: `td:{${eventId}}:fans`,
   placesComplete: `td:{${eventId}}:places-complete`,
+  history: historyKey(eventId),
 });
 
 /** The cached view carries no ranges: look them up with `admissionOf`. */
 export type CachedQueueView = Omit<QueueView, 'ranges'>;
+
+export interface QueueCounts {
+  joined: number;
+  admitted: number;
+  waiting: number;
+}
+
+/** The waiting room's counts: fans placed, admitted so far, and still waiting for admission. */
+export function queueCounts(queue: CachedQueueView | undefined): QueueCounts {
+  if (!queue) return { joined: 0, admitted: 0, waiting: 0 };
+  const waiting = queue.closed ? 0 : queue.joined - queue.admittedThrough;
+  return { joined: queue.joined, admitted: queue.admittedThrough, waiting };
+}
 
 export class QueueCache {
   constructor(readonly redis: RedisClient) {}
@@ -37,15 +55,21 @@ export class QueueCache {
     const k = keys(view.eventId);
     const { ranges, ...rest } = view;
     const args = ranges.flatMap((r) => [String(r.from), `${r.from}:${r.to}:${r.expiresAt}`]);
+    const counts = queueCounts(rest);
+    const draft: ChangeDraft<QueueChange> = { type: 'queue', ...counts };
     const applied = await this.redis.eval(
       PROJECT,
-      3,
+      4,
       k.view,
       k.admissions,
       k.placesComplete,
+      k.history,
       String(view.version),
       JSON.stringify(rest),
       String(view.joined),
+      changesChannel(view.eventId),
+      JSON.stringify(draft),
+      String(counts.waiting),
       ...args,
     );
     return applied === 1;

@@ -15,6 +15,8 @@ export interface LocalStackFile {
   temporalAddress: string;
   redisUrl: string;
   apiUrl: string;
+  /** The Temporal web UI, when `npm start` started the dev server. */
+  temporalUiUrl?: string;
   providersDb: string;
   /** Process ids by service name (temporal, redis, worker, api). */
   pids: Record<string, number>;
@@ -41,6 +43,7 @@ export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
     REDIS_URL: stack.redisUrl,
     TICKETDROP_PROVIDERS_DB: stack.providersDb,
     TICKETDROP_API_URL: stack.apiUrl,
+    TICKETDROP_TEMPORAL_UI_URL: stack.temporalUiUrl,
     TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
     TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
   };

@@ -1,6 +1,7 @@
 /**
- * Provisioning by the project's own files: finds or installs the Temporal CLI (with its dev server) and
- * redis-server, so `npm start` and `npm test` work on a fresh machine that has only Node, npm and Go.
+ * Provisioning by the project's own files: finds or installs the Temporal CLI (with its dev server),
+ * redis-server and (for the browser tests) Chromium, so `npm start` and `npm test` work on a fresh machine
+ * that has only Node, npm and Go.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
@@ -68,23 +69,46 @@ export function ensureTemporalCli(log: Log = console.log): string {
   return built;
 }
 
+/**
+ * Installs Debian packages with apt-get when running as root and returns the path of `command` they
+ * provide; `undefined` when there is no apt-get or no root (a failed install is an error).
+ */
+function aptInstall(packages: string[], command: string, log: Log): string | undefined {
+  const aptGet = which('apt-get');
+  if (!aptGet || process.getuid?.() !== 0) return undefined;
+  log(`Installing Debian package${packages.length > 1 ? 's' : ''} ${packages.join(', ')}…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (run(aptGet, ['update', '-qq'], env) && run(aptGet, ['install', '-y', '-qq', ...packages], env)) {
+    const installed = which(command, ['/usr/bin']);
+    if (installed) return installed;
+  }
+  throw new ProvisionError(`apt-get could not install ${packages.join(', ')} (output above).`);
+}
+
 /** `redis-server` on PATH, else Debian's package when running as root, else a clear error. */
 export function ensureRedisServer(log: Log = console.log): string {
-  const found = which('redis-server', ['/usr/bin', '/usr/local/bin']);
+  const found =
+    which('redis-server', ['/usr/bin', '/usr/local/bin']) ??
+    aptInstall(['redis-server'], 'redis-server', log);
   if (found) return found;
-  const aptGet = which('apt-get');
-  if (aptGet && process.getuid?.() === 0) {
-    log('Installing Debian package redis-server…');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (run(aptGet, ['update', '-qq'], env) && run(aptGet, ['install', '-y', '-qq', 'redis-server'], env)) {
-      const installed = which('redis-server', ['/usr/bin']);
-      if (installed) return installed;
-    }
-    throw new ProvisionError('apt-get could not install redis-server (output above).');
-  }
   throw new ProvisionError(
     'redis-server is not installed. Install it (Debian/Ubuntu: "sudo apt-get install redis-server", ' +
       'macOS: "brew install redis"), or set REDIS_URL to a Redis you run.',
+  );
+}
+
+/**
+ * The system's Chromium for the browser tests and the dashboard benchmark: `/usr/bin/chromium`, else
+ * Debian's package when running as root, else a clear error. A browser is never downloaded.
+ */
+export function ensureChromium(log: Log = console.log): string {
+  const found =
+    (isExecutable('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined) ??
+    aptInstall(['chromium', 'chromium-driver'], 'chromium', log);
+  if (found) return found;
+  throw new ProvisionError(
+    'Chromium is not installed. Install it (Debian/Ubuntu: "sudo apt-get install chromium") so that ' +
+      '/usr/bin/chromium exists; the browser tests use the system browser and never download one.',
   );
 }
 

@@ -116,6 +116,8 @@ async function main(): Promise<void> {
       );
       env.TEMPORAL_ADDRESS = temporal.address;
       uiUrl = temporal.uiUrl ?? uiUrl;
+      // The dashboard links seats to this UI (a remote cluster's is set with TICKETDROP_TEMPORAL_UI_URL).
+      env.TICKETDROP_TEMPORAL_UI_URL ??= temporal.uiUrl;
     }
     if (!process.env.REDIS_URL) {
       const bin = ensureRedisServer();
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
       temporalAddress: env.TEMPORAL_ADDRESS!,
       redisUrl: env.REDIS_URL!,
       apiUrl,
+      temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
       providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
       pids: Object.fromEntries(started.flatMap((s) => (s.child.pid ? [[s.name, s.child.pid]] : []))),
     });
@@ -152,6 +155,7 @@ async function main(): Promise<void> {
 TicketDrop is up.
   API          ${apiUrl}
   API docs     ${apiUrl}/docs
+  Dashboard    ${apiUrl}/events/${DEMO_EVENT.eventId}/dashboard (every event: ${apiUrl}/)
   Temporal UI  ${uiUrl}
   Admin token  ${secrets.adminToken}
   Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}

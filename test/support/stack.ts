@@ -91,6 +91,7 @@ export function openProviderStore(): ProviderStore {
 export async function createTestEvent(
   stack: Stack,
   fields: {
+    name?: string;
     rows?: number;
     seatsPerRow?: number;
     holdTtlSeconds?: number;

@@ -10,7 +10,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { rebuildEvent } from '../../../cache/rebuild';
-import type { CachedQueueView, QueueCache } from '../../../cache/queue-cache';
+import { queueCounts, type CachedQueueView, type QueueCache } from '../../../cache/queue-cache';
 import type { CachedEvent, SeatCache, SeatCounts } from '../../../cache/seat-cache';
 import {
   awaitEventReadyUpdate,
@@ -76,11 +76,13 @@ export function eventStatus(
   return 'on-sale';
 }
 
-/** The waiting room's counts: fans placed, admitted so far, and still waiting for admission. */
-function queueCounts(queue: CachedQueueView | undefined): EventSummary['queue'] {
-  if (!queue) return { joined: 0, admitted: 0, waiting: 0 };
-  const waiting = queue.closed ? 0 : queue.joined - queue.admittedThrough;
-  return { joined: queue.joined, admitted: queue.admittedThrough, waiting };
+/** A read from the cache; a cache that does not answer is a 503 (retry shortly), never a 500. */
+export async function readCache<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch {
+    throw new HttpProblem(FailureCode.UNAVAILABLE, 'the read-side cache is unavailable; retry shortly');
+  }
 }
 
 export class EventService {
@@ -149,7 +151,7 @@ export class EventService {
 
   async summary(eventId: string): Promise<EventSummary> {
     const event = await this.event(eventId);
-    const counts = await this.cached(() => this.cache.getCounts(eventId));
+    const counts = await readCache(() => this.cache.getCounts(eventId));
     const { definition } = event;
     const queue =
       definition.admission === 'queue'
@@ -172,10 +174,10 @@ export class EventService {
   async seatMap(eventId: string): Promise<SeatView[]> {
     const { definition } = await this.event(eventId);
     const ids = seatIds(definition.rows, definition.seatsPerRow);
-    let seats = await this.cached(() => this.cache.getSeats(eventId));
+    let seats = await readCache(() => this.cache.getSeats(eventId));
     if (seats.size < ids.length) {
       await rebuildEvent({ client: this.client, cache: this.cache, queueCache: this.queueCache }, eventId);
-      seats = await this.cached(() => this.cache.getSeats(eventId));
+      seats = await readCache(() => this.cache.getSeats(eventId));
     }
     return ids.flatMap((seatId) => {
       const seat = seats.get(seatId);
@@ -202,7 +204,7 @@ export class EventService {
   async event(eventId: string, maxAgeMs = 0): Promise<CachedEvent> {
     const memo = this.recent.get(eventId);
     if (memo && Date.now() - memo.at < maxAgeMs) return memo.event;
-    const cached = await this.cached(() => this.cache.getEvent(eventId));
+    const cached = await readCache(() => this.cache.getEvent(eventId));
     if (cached) {
       this.recent.set(eventId, { at: Date.now(), event: cached });
       return cached;
@@ -211,16 +213,8 @@ export class EventService {
       { client: this.client, cache: this.cache, queueCache: this.queueCache },
       eventId,
     );
-    const event = rebuilt && (await this.cached(() => this.cache.getEvent(eventId)));
+    const event = rebuilt && (await readCache(() => this.cache.getEvent(eventId)));
     if (!event) throw new HttpProblem(FailureCode.NOT_FOUND, `no event ${eventId}`);
     return event;
-  }
-
-  private async cached<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch {
-      throw new HttpProblem(FailureCode.UNAVAILABLE, 'the read-side cache is unavailable; retry shortly');
-    }
   }
 }
