@@ -215,11 +215,22 @@ describe('the live dashboard', () => {
     await row.waitFor({ timeout: 5_000 });
     expect(await row.locator('td.number').textContent()).toBe('1');
     expect(await row.getByRole('link', { name: /PAYMENT_DECLINED/ }).getAttribute('href')).toBe(
-      `/events/${eventId}/failures?code=PAYMENT_DECLINED`,
+      `/events/${eventId}/failures?code=PAYMENT_DECLINED&format=text`,
     );
     expect(await row.locator('code').textContent()).toBe(
-      'npx ticketdrop workflow list --failed --group-by error --error-contains PAYMENT_DECLINED',
+      `npx ticketdrop workflow list --failed --group-by error --event ${eventId} --error-contains PAYMENT_DECLINED`,
     );
+    // The link serves the grouped failures of this event and lists the purchase behind the code.
+    const href = (await row.getByRole('link', { name: /PAYMENT_DECLINED/ }).getAttribute('href'))!;
+    const view = await eventually(
+      async () => {
+        const response = await stack.app.inject({ url: href });
+        return response.body.includes(started.purchaseId) ? response.body : undefined;
+      },
+      15_000,
+      'the failure view listing the purchase',
+    );
+    expect(view).toMatch(/1\s+100\.0%.*PAYMENT_DECLINED/);
     await expectCountersMatchApi(page, eventId, [
       'joined',
       'admitted',

@@ -13,9 +13,9 @@ import type { DashboardSnapshot } from '../../schemas/dashboard';
 import type { EventSummary } from '../../schemas/events';
 import { readCache, type EventService } from '../events/service';
 
-/** The command the `ticketdrop` CLI lists one failure code's purchases with. */
-export const FAILURE_COMMAND =
-  'npx ticketdrop workflow list --failed --group-by error --error-contains {code}';
+/** The `ticketdrop` command that shows one event's failures with one code (the view the link serves). */
+export const failureCommand = (eventId: string): string =>
+  `npx ticketdrop workflow list --failed --group-by error --event ${eventId} --error-contains {code}`;
 
 const SEAT_PLACEHOLDER = '{seatId}';
 
@@ -65,8 +65,8 @@ export class DashboardService {
     const workflow = `${encodeURIComponent(before)}${SEAT_PLACEHOLDER}${encodeURIComponent(after)}`;
     return {
       seatWorkflow: `${this.deps.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${workflow}`,
-      failureView: `/events/${encodeURIComponent(eventId)}/failures?code={code}`,
-      failureCommand: FAILURE_COMMAND,
+      failureView: `/events/${encodeURIComponent(eventId)}/failures?code={code}&format=text`,
+      failureCommand: failureCommand(eventId),
     };
   }
 }
