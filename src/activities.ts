@@ -7,6 +7,7 @@ import { createEventActivities } from './entities/event/activities';
 import { createQueueActivities } from './entities/queue/activities';
 import { createSeatActivities } from './entities/seat/activities';
 import { createCeilingActivities } from './probes/ceiling/activities';
+import type { Knobs } from './providers/knobs';
 import type { Notifier } from './providers/notifier';
 import type { PaymentGateway } from './providers/payments';
 import type { ProviderStore } from './providers/store';
@@ -20,6 +21,7 @@ export interface ActivityDeps {
   taskQueue: string;
   payments: PaymentGateway;
   notifier: Notifier;
+  knobs: Knobs;
   store: ProviderStore;
   signingSecret: string;
 }

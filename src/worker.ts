@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     taskQueue: temporal.taskQueue,
     payments: new PaymentGateway(store, knobs),
     notifier: new Notifier(store, knobs),
+    knobs,
     store,
     signingSecret: config.signingSecret,
   });

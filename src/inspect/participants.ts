@@ -49,7 +49,7 @@ export function peerOf(step: Step, timeline: Timeline): string | undefined {
   if (SEAT_ACTIVITIES.has(step.name)) return seatOf(timeline) ?? 'seat entity';
   if (PAYMENT_ACTIVITIES.has(step.name)) return PAYMENT_GATEWAY;
   if (TICKET_ACTIVITIES.has(step.name)) return TICKET_STORE;
-  if (step.name.startsWith('project')) return CACHE;
+  if (step.name.startsWith('project') || step.name === 'pickSeats') return CACHE;
   if (step.name === 'tellQueue' && input.eventId) return queueWorkflowId(input.eventId);
   if (step.name === 'sendNotification') return NOTIFIER;
   return WORKER;

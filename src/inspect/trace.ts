@@ -40,11 +40,20 @@ export interface TraceReport {
   rootCause?: Cause & { workflowId: string };
 }
 
-/** Plumbing that is not a step of the business process (projections, waiting-room messages). */
-const PLUMBING = (name: string) => name.startsWith('project') || name === 'tellQueue';
+/** Not a step of the business process: projections, waiting-room messages, the pick of seats to try. */
+const PLUMBING = (name: string) => name.startsWith('project') || name === 'tellQueue' || name === 'pickSeats';
 
 function sagaOf(type: string): readonly SagaStep[] | undefined {
   return type === PURCHASE_WORKFLOW_TYPE ? PURCHASE_SAGA : undefined;
+}
+
+/**
+ * A forward step that failed and was not tried again with success: a best-available reserve that met
+ * SEAT_TAKEN and then held another seat did not fail the saga.
+ */
+function failedForwardStep(steps: TraceStep[], step: TraceStep, index: number): boolean {
+  if (step.compensation || step.status === 'completed' || step.status === 'pending') return false;
+  return !steps.slice(index + 1).some((later) => later.step === step.step && later.status === 'completed');
 }
 
 function toTraceSteps(timeline: Timeline, saga: readonly SagaStep[] | undefined): TraceStep[] {
@@ -66,9 +75,7 @@ function toTraceSteps(timeline: Timeline, saga: readonly SagaStep[] | undefined)
   }));
   if (!saga || timeline.status !== 'running') return steps;
   // A running saga that has begun to undo owes the rest of its undos, newest first.
-  const failedForward = steps.some(
-    (s) => !s.compensation && s.status !== 'completed' && s.status !== 'pending',
-  );
+  const failedForward = steps.some((s, i) => failedForwardStep(steps, s, i));
   if (!failedForward && !steps.some((s) => s.compensation)) return steps;
   const owed = saga
     .filter((d) => d.undo)
@@ -120,9 +127,7 @@ export async function traceRootCause(
     current = failedChild ? await loadTimeline(client, failedChild.peer!) : undefined;
   }
   const deepest = chain.at(-1)!;
-  const failedStep = steps.find(
-    (s) => !s.compensation && s.error && s.status !== 'completed' && s.status !== 'pending',
-  );
+  const failedStep = steps.find((s, i) => s.error && failedForwardStep(steps, s, i));
   const stuck = steps.find((s) => s.status === 'pending' && s.error);
   const cause = deepest.failure ?? failedStep?.error ?? stuck?.error;
   return {
@@ -178,7 +183,7 @@ export function traceMermaid(report: TraceReport): string {
   });
   if (report.rootCause) {
     lines.push(`rc[/"${label(`Root cause: ${formatCause(report.rootCause)}`)}"/]:::fail`);
-    const origin = report.steps.findIndex((s) => !s.compensation && s.error && s.status !== 'completed');
+    const origin = report.steps.findIndex((s, i) => s.error && failedForwardStep(report.steps, s, i));
     lines.push(`${origin >= 0 ? `s${origin}` : 'wf'} ==> rc`);
   }
   lines.push(

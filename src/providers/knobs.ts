@@ -10,6 +10,11 @@ export interface SimulatorKnobs {
   paymentTimeoutRate: number;
   /** The gateway refuses every charge and refund (a provider outage). */
   paymentOutage: boolean;
+  /**
+   * Fault injection: the first attempt of every seat hold loses the seat entity's answer after the hold
+   * was applied (as a timed-out call would), so the retry must find the same hold.
+   */
+  seatAnswerLoss: boolean;
   emailLatencyMs: [number, number];
   smsLatencyMs: [number, number];
   emailFailureRate: number;
@@ -47,6 +52,7 @@ export function knobsFromEnv(env: Env = process.env): SimulatorKnobs {
     paymentDeclineRate: rate(env, 'TICKETDROP_PAYMENT_DECLINE_RATE'),
     paymentTimeoutRate: rate(env, 'TICKETDROP_PAYMENT_TIMEOUT_RATE'),
     paymentOutage: flag(env, 'TICKETDROP_PAYMENT_OUTAGE'),
+    seatAnswerLoss: flag(env, 'TICKETDROP_FAULT_SEAT_ANSWER_LOSS'),
     emailLatencyMs: range(env, 'TICKETDROP_EMAIL_LATENCY_MS', [10, 40]),
     smsLatencyMs: range(env, 'TICKETDROP_SMS_LATENCY_MS', [10, 40]),
     emailFailureRate: rate(env, 'TICKETDROP_EMAIL_FAILURE_RATE'),

@@ -82,6 +82,26 @@ describe('purchase saga', () => {
     expect(summary).toMatchObject({ sold: 1, available: 4, held: 0 });
   });
 
+  it('a hold whose answer was lost is retried on the same seat: the fan gets it, no stray hold is left', async () => {
+    await setKnobs(knobs, { seatAnswerLoss: true });
+    const eventId = await createTestEvent(stack);
+    // One after the other: the best-available fan must not race the other for A5.
+    const asked = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A5' });
+    expect(await finalStatus(stack, asked)).toMatchObject({ state: 'completed', seatId: 'A5' });
+    const bestAvailable = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+    const got = await finalStatus(stack, bestAvailable);
+    expect(got.state).toBe('completed');
+    const states = await Promise.all(['A1', 'A2', 'A3', 'A4', 'A5'].map((seat) => seatState(eventId, seat)));
+    const byStatus = (status: string) =>
+      states
+        .filter((s) => s.status === status)
+        .map((s) => s.seatId)
+        .sort();
+    expect(byStatus('sold')).toEqual([got.seatId, 'A5'].sort());
+    expect(byStatus('held')).toEqual([]);
+    expect(byStatus('available')).toHaveLength(3);
+  });
+
   it('two fans claim the same seat at the same moment: one completes, the other fails SEAT_TAKEN', async () => {
     const eventId = await createTestEvent(stack);
     const fans = [uniqueId('fan'), uniqueId('fan')];

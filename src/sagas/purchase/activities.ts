@@ -26,6 +26,7 @@ import {
 import { FailureCode, isFailureCode } from '../../failures';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
+import type { Knobs } from '../../providers/knobs';
 import type { Channel, Notifier } from '../../providers/notifier';
 import {
   GatewayUnavailable,
@@ -34,13 +35,15 @@ import {
   type PaymentGateway,
 } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
-import { QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
+import {
+  BEST_AVAILABLE_ROUNDS,
+  BEST_AVAILABLE_SPREAD,
+  BEST_AVAILABLE_TRIES,
+  QR_PURPOSE,
+  type PurchaseStatus,
+  type Ticket,
+} from './contract';
 
-/** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
-export const BEST_AVAILABLE_TRIES = 8;
-export const BEST_AVAILABLE_ROUNDS = 3;
-/** How many of the best seats a best-available purchase picks among, so racing fans spread out. */
-export const BEST_AVAILABLE_SPREAD = 24;
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
 const CHARGE_HEARTBEAT_MS = 200;
 
@@ -61,6 +64,7 @@ export interface PurchaseActivityDeps {
   purchaseCache: PurchaseCache;
   payments: PaymentGateway;
   notifier: Notifier;
+  knobs: Knobs;
   store: ProviderStore;
   signingSecret: string;
 }
@@ -121,7 +125,7 @@ function spread<T>(items: T[], seed: string): T[] {
 }
 
 export function createPurchaseActivities(deps: PurchaseActivityDeps) {
-  const { client, seatCache, purchaseCache, payments, notifier, store, signingSecret } = deps;
+  const { client, seatCache, purchaseCache, payments, notifier, knobs, store, signingSecret } = deps;
 
   const hold = async (eventId: string, seatId: string, purchaseId: string, ttlMs: number): Promise<Hold> => {
     const holdId = `${purchaseId}:${seatId}`;
@@ -133,12 +137,43 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       { holdId, purchaseId, ttlMs },
       `hold:${holdId}`,
     );
+    if (knobs.current().seatAnswerLoss && Context.current().info.attempt === 1) {
+      throw new Error(`fault injected: the answer of seat ${seatId} to hold ${holdId} was lost`);
+    }
     return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
   };
 
+  /** Available seats in row order, the best few shuffled per purchase, at most BEST_AVAILABLE_TRIES. */
+  const candidates = async (eventId: string, purchaseId: string, exclude: Set<string>): Promise<string[]> => {
+    const [event, seats] = await Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
+    const order = event ? seatIds(event.definition.rows, event.definition.seatsPerRow) : [...seats.keys()];
+    const available = order.filter((id) => seats.get(id)?.status === 'available' && !exclude.has(id));
+    return [
+      ...spread(available.slice(0, BEST_AVAILABLE_SPREAD), purchaseId),
+      ...spread(available.slice(BEST_AVAILABLE_SPREAD), purchaseId),
+    ].slice(0, BEST_AVAILABLE_TRIES);
+  };
+  const soldOut = (eventId: string, tried: number) =>
+    nonRetryable(
+      FailureCode.SOLD_OUT,
+      tried ? `no seat free after ${tried} tries` : `event ${eventId} has no available seat`,
+    );
+
   return {
     /**
-     * Holds the requested seat, or the best available one: candidates come from the read-side cache in
+     * Best-available candidates for a purchase, read from the cache: available seats in row order, the
+     * best few shuffled per purchase so concurrent buyers spread out. The workflow records the answer and
+     * holds the candidates one by one, so a retried hold always goes to the seat it was meant for.
+     */
+    async pickSeats(input: { eventId: string; purchaseId: string; exclude: string[] }): Promise<string[]> {
+      const picked = await candidates(input.eventId, input.purchaseId, new Set(input.exclude));
+      if (picked.length === 0) throw soldOut(input.eventId, input.exclude.length);
+      return picked;
+    },
+
+    /**
+     * Holds the requested seat (purchases started before `pickSeats` existed may still come without one
+     * and get the best available one here): candidates come from the read-side cache in
      * row order, the best few are shuffled per purchase so concurrent buyers spread out, and a bounded
      * number are tried before SOLD_OUT.
      */
@@ -150,20 +185,11 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     }): Promise<Hold> {
       const { eventId, purchaseId, seatId, ttlMs } = input;
       if (seatId) return hold(eventId, seatId, purchaseId, ttlMs);
-      const event = await seatCache.getEvent(eventId);
       const tried = new Set<string>();
       for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-        const seats = await seatCache.getSeats(eventId);
-        const order = event
-          ? seatIds(event.definition.rows, event.definition.seatsPerRow)
-          : [...seats.keys()];
-        const available = order.filter((id) => seats.get(id)?.status === 'available' && !tried.has(id));
-        if (available.length === 0) break;
-        const candidates = [
-          ...spread(available.slice(0, BEST_AVAILABLE_SPREAD), purchaseId),
-          ...spread(available.slice(BEST_AVAILABLE_SPREAD), purchaseId),
-        ].slice(0, BEST_AVAILABLE_TRIES);
-        for (const candidate of candidates) {
+        const picked = await candidates(eventId, purchaseId, tried);
+        if (picked.length === 0) break;
+        for (const candidate of picked) {
           tried.add(candidate);
           try {
             return await hold(eventId, candidate, purchaseId, ttlMs);
@@ -172,10 +198,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           }
         }
       }
-      throw nonRetryable(
-        FailureCode.SOLD_OUT,
-        tried.size ? `no seat free after ${tried.size} tries` : `event ${eventId} has no available seat`,
-      );
+      throw soldOut(eventId, tried.size);
     },
 
     async releaseSeat(input: { eventId: string; seatId: string; holdId: string }): Promise<void> {

@@ -12,6 +12,12 @@ export const purchaseWorkflowId = (eventId: string, fanId: string): string => `p
 export const confirmationWorkflowId = (eventId: string, fanId: string): string =>
   `confirmation-${eventId}-${fanId}`;
 
+/** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
+export const BEST_AVAILABLE_TRIES = 8;
+export const BEST_AVAILABLE_ROUNDS = 3;
+/** How many of the best seats a best-available purchase picks among, so racing fans spread out. */
+export const BEST_AVAILABLE_SPREAD = 24;
+
 /** The signing purpose of ticket QR codes (see lib/signing). */
 export const QR_PURPOSE = 'ticket-qr';
 

@@ -13,6 +13,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -22,8 +23,9 @@ import {
 import type { PurchaseOutcome } from '../../entities/queue/contract';
 import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../entities/seat/contract';
 import { FailureCode, isFailureCode } from '../../failures';
-import type { PurchaseActivities } from './activities';
+import type { Hold, PurchaseActivities } from './activities';
 import {
+  BEST_AVAILABLE_ROUNDS,
   cancelPurchaseUpdate,
   CONFIRMATION_WORKFLOW_TYPE,
   confirmationWorkflowId,
@@ -105,6 +107,35 @@ function admissionReporter(input: PurchaseInput): {
   };
 }
 
+/**
+ * Holds the asked seat, or the best available one. The candidates are picked once and recorded (a local
+ * activity's result is history), then held one by one: a hold retried after a lost answer goes to the
+ * same seat under the same Update id and finds its own hold, instead of leaving it behind on a seat
+ * nobody buys until its TTL runs out.
+ */
+async function reserve(input: PurchaseInput): Promise<Hold> {
+  const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
+  if (input.seatId || !patched('seat-choice-recorded')) {
+    return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
+  }
+  const tried: string[] = [];
+  for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
+    for (const seatId of await local.pickSeats({ eventId, purchaseId, exclude: tried })) {
+      tried.push(seatId);
+      try {
+        return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+      } catch (err) {
+        if (isCancellation(err) || toFailure(err).code !== FailureCode.SEAT_TAKEN) throw err;
+      }
+    }
+  }
+  throw ApplicationFailure.create({
+    type: FailureCode.SOLD_OUT,
+    message: `no seat free after ${tried.length} tries`,
+    nonRetryable: true,
+  });
+}
+
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   const { purchaseId, eventId, fanId } = input;
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
@@ -164,9 +195,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
-      const hold = await CancellationScope.nonCancellable(() =>
-        seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs: input.holdTtlMs }),
-      );
+      const hold = await CancellationScope.nonCancellable(() => reserve(input));
       compensations.push({
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
