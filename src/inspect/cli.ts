@@ -20,12 +20,13 @@ import {
   groupsMermaid,
   groupsText,
   listFailed,
+  parseSince,
   type FailedStatus,
   type GroupKey,
 } from './list-failed';
 import { describePending, pendingMermaid, pendingText } from './pending';
 import { showCompact, showMermaid, showText, timelineJson } from './show';
-import { explain, InspectError } from './source';
+import { explain, InspectError, UsageError } from './source';
 import { traceMermaid, traceRootCause, traceText } from './trace';
 
 export const FORMATS = ['text', 'json', 'mermaid'] as const;
@@ -75,17 +76,6 @@ const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-class UsageError extends InspectError {}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "5m", "2h", "1d", "500ms" → milliseconds. */
-export function parseSince(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) throw new UsageError(`--since must look like 30s, 5m, 2h or 1d, got "${text}"`);
-  return Number(match[1]) * UNITS[match[2]!]!;
-}
 
 /** The commands answered here; anything else is the temporal CLI's. */
 export function isOurs(argv: string[]): boolean {

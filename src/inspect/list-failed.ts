@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { chainOf, formatCause, groupKey, rootCause, type Cause } from './failure';
 import { diagram, label } from './mermaid';
-import { fetchCloseEvent, InspectError, listWorkflows, type ListedWorkflow } from './source';
+import { fetchCloseEvent, InspectError, listWorkflows, UsageError, type ListedWorkflow } from './source';
 import { mapLimit } from '../lib/concurrency';
 
 /** `--status` values and the visibility status each one means. */
@@ -73,6 +73,15 @@ export interface ListFailedResult {
 export const DEFAULT_LIMIT = 1000;
 /** How many failures a filtered listing reads at most before filtering. */
 const FILTER_READ_LIMIT = 5000;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "5m", "2h", "1d", "500ms" → milliseconds (the CLI's and the API's `since`). */
+export function parseSince(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) throw new UsageError(`--since must look like 30s, 5m, 2h or 1d, got "${text}"`);
+  return Number(match[1]) * UNITS[match[2]!]!;
+}
 
 export function buildQuery(options: ListFailedOptions): string {
   const statuses = (

@@ -11,6 +11,9 @@ export class InspectError extends Error {
   override name = 'InspectError';
 }
 
+/** A malformed command line (exit 2, where other InspectErrors exit 1). */
+export class UsageError extends InspectError {}
+
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const NOT_FOUND = 5; // gRPC status NOT_FOUND

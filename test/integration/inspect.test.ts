@@ -69,6 +69,18 @@ async function cli(...argv: string[]): Promise<CliResult> {
   return { code, stdout, stderr };
 }
 
+/** Runs a failure listing until visibility has the failures (it answers exit 1 while it has none). */
+function onceVisible(...argv: string[]): Promise<string> {
+  return eventually(
+    async () => {
+      const result = await cli(...argv);
+      return result.code === 0 ? result.stdout : undefined;
+    },
+    15_000,
+    'the failure in visibility',
+  );
+}
+
 /** Runs a view that must succeed and returns what it printed. */
 async function view(...argv: string[]): Promise<string> {
   const result = await cli(...argv);
@@ -109,23 +121,16 @@ describe('ticketdrop workflow … on real failures', () => {
     });
     expect((await finalStatus(stack, started)).failure?.code).toBe('PAYMENT_DECLINED');
 
-    const listed = await eventually(
-      async () => {
-        const result = await cli(
-          'workflow',
-          'list',
-          '--failed',
-          '--since',
-          '5m',
-          '--event',
-          eventId,
-          '-o',
-          'json',
-        );
-        return result.code === 0 ? result.stdout : undefined;
-      },
-      15_000,
-      'the failure in visibility',
+    const listed = await onceVisible(
+      'workflow',
+      'list',
+      '--failed',
+      '--since',
+      '5m',
+      '--event',
+      eventId,
+      '-o',
+      'json',
     );
     const list = expectSchema(ListSchema, listed);
     expect(list.failures).toHaveLength(1);
@@ -245,22 +250,15 @@ describe('ticketdrop workflow … on real failures', () => {
     const show = await allFormats(ShowSchema, 'workflow', 'show', '--compact', '-w', started.purchaseId);
     const attempts = recorded! > 1 ? ` \\(${recorded} attempts\\)` : '';
     expect(show.text).toMatch(new RegExp(`⏱ chargePayment .*timed out \\(start-to-close\\)${attempts}`));
-    const list = await eventually(
-      async () => {
-        const result = await cli(
-          'workflow',
-          'list',
-          '--failed',
-          '--event',
-          eventId,
-          '--error-contains',
-          'PAYMENT_TIMEOUT',
-          '--compact-errors',
-        );
-        return result.code === 0 ? result.stdout : undefined;
-      },
-      15_000,
-      'the failure in visibility',
+    const list = await onceVisible(
+      'workflow',
+      'list',
+      '--failed',
+      '--event',
+      eventId,
+      '--error-contains',
+      'PAYMENT_TIMEOUT',
+      '--compact-errors',
     );
     expect(list).toContain(`${started.purchaseId}`);
     expect(list).toContain('PAYMENT_TIMEOUT: the payment gateway did not answer in time');

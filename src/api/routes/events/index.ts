@@ -15,8 +15,8 @@ import {
   groupsMermaid,
   groupsText,
   listFailed,
+  parseSince,
 } from '../../../inspect/list-failed';
-import { parseSince } from '../../../inspect/cli';
 import { EventFailures, FailuresQuery } from '../../schemas/failures';
 import { HttpProblem } from '../../problem';
 import { FailureCode } from '../../../failures';
