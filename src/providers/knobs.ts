@@ -15,6 +15,12 @@ export interface SimulatorKnobs {
    * was applied (as a timed-out call would), so the retry must find the same hold.
    */
   seatAnswerLoss: boolean;
+  /**
+   * Fault injection, for this process only (its environment; never stored, so it cannot reach another
+   * worker): the worker kills itself (SIGKILL) right after a seat hold was applied, before the purchase's
+   * workflow task that made it completes.
+   */
+  crashAfterHold: boolean;
   emailLatencyMs: [number, number];
   smsLatencyMs: [number, number];
   emailFailureRate: number;
@@ -53,6 +59,7 @@ export function knobsFromEnv(env: Env = process.env): SimulatorKnobs {
     paymentTimeoutRate: rate(env, 'TICKETDROP_PAYMENT_TIMEOUT_RATE'),
     paymentOutage: flag(env, 'TICKETDROP_PAYMENT_OUTAGE'),
     seatAnswerLoss: flag(env, 'TICKETDROP_FAULT_SEAT_ANSWER_LOSS'),
+    crashAfterHold: flag(env, 'TICKETDROP_FAULT_CRASH_AFTER_HOLD'),
     emailLatencyMs: range(env, 'TICKETDROP_EMAIL_LATENCY_MS', [10, 40]),
     smsLatencyMs: range(env, 'TICKETDROP_SMS_LATENCY_MS', [10, 40]),
     emailFailureRate: rate(env, 'TICKETDROP_EMAIL_FAILURE_RATE'),
@@ -77,13 +84,17 @@ export class Knobs {
   current(now = Date.now()): SimulatorKnobs {
     if (this.cached && now - this.cached.at < KNOBS_REFRESH_MS) return this.cached.value;
     const raw = this.store.getSetting(SETTING);
-    const value = { ...this.defaults, ...(raw ? (JSON.parse(raw) as Partial<SimulatorKnobs>) : {}) };
+    const value = {
+      ...this.defaults,
+      ...(raw ? (JSON.parse(raw) as Partial<SimulatorKnobs>) : {}),
+      crashAfterHold: this.defaults.crashAfterHold,
+    };
     this.cached = { at: now, value };
     return value;
   }
 
   /** Overrides some knobs for every process sharing the store; `reset` returns to the defaults. */
-  set(overrides: Partial<SimulatorKnobs>): void {
+  set(overrides: Partial<Omit<SimulatorKnobs, 'crashAfterHold'>>): void {
     this.store.setSetting(SETTING, JSON.stringify(overrides));
     this.cached = undefined;
   }

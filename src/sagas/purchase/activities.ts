@@ -137,6 +137,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       { holdId, purchaseId, ttlMs },
       `hold:${holdId}`,
     );
+    if (knobs.current().crashAfterHold) process.kill(process.pid, 'SIGKILL');
     if (knobs.current().seatAnswerLoss && Context.current().info.attempt === 1) {
       throw new Error(`fault injected: the answer of seat ${seatId} to hold ${holdId} was lost`);
     }

@@ -17,6 +17,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -112,15 +113,23 @@ function admissionReporter(input: PurchaseInput): {
  * activity's result is history), then held one by one: a hold retried after a lost answer goes to the
  * same seat under the same Update id and finds its own hold, instead of leaving it behind on a seat
  * nobody buys until its TTL runs out.
+ *
+ * A local activity's result reaches history only when its workflow task completes. A task lost after a
+ * hold (a worker killed, a task timed out on a starved worker) would run the pick again on retry, get
+ * other seats from the changed cache and leave the first hold behind. So the task ends between the pick
+ * and the first hold (a 1 ms timer): the picks are history before any seat is touched.
  */
 async function reserve(input: PurchaseInput): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
   if (input.seatId || !patched('seat-choice-recorded')) {
     return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
   }
+  const durablePick = patched('seat-choice-durable');
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-    for (const seatId of await local.pickSeats({ eventId, purchaseId, exclude: tried })) {
+    const picked = await local.pickSeats({ eventId, purchaseId, exclude: tried });
+    if (durablePick && picked.length > 0) await sleep(1);
+    for (const seatId of picked) {
       tried.push(seatId);
       try {
         return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
