@@ -31,6 +31,17 @@ export function seatOf(timeline: Timeline): string | undefined {
   return seatId ? seatWorkflowId(input.eventId, seatId) : undefined;
 }
 
+/** The seat a seat step went to, when the step itself tells: its answer, or the seat its refusal names. */
+function seatOfStep(step: Step, timeline: Timeline): string | undefined {
+  const { eventId } = (timeline.input ?? {}) as Input;
+  if (!eventId) return undefined;
+  const answered = (step.value as Input | undefined)?.seatId;
+  // A best-available purchase tries several seats; each refusal names its seat ("seat A23 is sold").
+  const refused = step.error?.message.match(/^seat ([A-Z]+\d+) /)?.[1];
+  const seatId = answered ?? refused;
+  return seatId ? seatWorkflowId(eventId, seatId) : undefined;
+}
+
 /** The participant on the other side of a step, or undefined for steps the workflow does alone (timers). */
 export function peerOf(step: Step, timeline: Timeline): string | undefined {
   const input = (timeline.input ?? {}) as Input;
@@ -46,7 +57,7 @@ export function peerOf(step: Step, timeline: Timeline): string | undefined {
     default:
       break;
   }
-  if (SEAT_ACTIVITIES.has(step.name)) return seatOf(timeline) ?? 'seat entity';
+  if (SEAT_ACTIVITIES.has(step.name)) return seatOfStep(step, timeline) ?? seatOf(timeline) ?? 'seat entity';
   if (PAYMENT_ACTIVITIES.has(step.name)) return PAYMENT_GATEWAY;
   if (TICKET_ACTIVITIES.has(step.name)) return TICKET_STORE;
   if (step.name.startsWith('project') || step.name === 'pickSeats') return CACHE;
