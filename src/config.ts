@@ -37,7 +37,16 @@ export interface Config {
   temporalUiUrl: string;
 }
 
+/**
+ * What a worker process serves: `main` is the task queue of the seats, purchases, events and
+ * confirmations; `waiting-rooms` the queue entities' own. One process may serve both (the default).
+ */
+export const WORKER_ROLES = ['main', 'waiting-rooms'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
 export interface WorkerConfig {
+  /** The task queues this process polls (TICKETDROP_WORKER_ROLES, comma-separated; default all). */
+  roles: WorkerRole[];
   temporal: TemporalConfig;
   redis: RedisConfig;
   signingSecret: string;
@@ -111,6 +120,17 @@ function httpUrl(env: Env, key: string, fallback: string): string {
   return value.replace(/\/+$/, '');
 }
 
+function roles(env: Env, key: string): WorkerRole[] {
+  const raw = env[key]?.trim();
+  if (!raw) return [...WORKER_ROLES];
+  const wanted = raw.split(',').map((r) => r.trim());
+  const unknown = wanted.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
+  if (unknown.length > 0 || wanted.length === 0) {
+    throw new ConfigError(`${key} must list roles from ${WORKER_ROLES.join(', ')}, got "${raw}"`);
+  }
+  return WORKER_ROLES.filter((r) => wanted.includes(r));
+}
+
 function secret(env: Env, key: string): string {
   const value = str(env, key);
   if (value.length < 16) throw new ConfigError(`${key} must be at least 16 characters`);
@@ -162,6 +182,7 @@ export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return {
+    roles: roles(env, 'TICKETDROP_WORKER_ROLES'),
     tuning: {
       localActivitySlots: int(env, 'TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS', 1_000, 1, 100_000),
       activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),

@@ -48,42 +48,58 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('./workflows'),
     logger: new DefaultLogger('WARN'),
   });
-  const worker = await Worker.create({
-    connection,
-    namespace: temporal.namespace,
-    taskQueue: temporal.taskQueue,
-    workflowBundle,
-    // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task,
-    // which itself runs a projection as a local activity). With too few slots the waiting claims hold
-    // every slot and the entities cannot finish their tasks: plenty of slots, they are mostly idle I/O.
-    maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
-    maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
-    maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
-    maxCachedWorkflows: config.tuning.cachedWorkflows,
-    workflowThreadPoolSize: config.tuning.workflowThreads,
-    activities,
-  });
-  // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
-  // wait behind a drop's backlog of purchase and seat tasks.
-  const waitingRoomQueue = waitingRoomTaskQueue(temporal.taskQueue);
-  const waitingRooms = await Worker.create({
-    connection,
-    namespace: temporal.namespace,
-    taskQueue: waitingRoomQueue,
-    workflowBundle,
-    maxCachedWorkflows: 100,
-    activities,
-  });
+  const workers: Worker[] = [];
+  const queues: string[] = [];
+  if (config.roles.includes('main')) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: temporal.namespace,
+        taskQueue: temporal.taskQueue,
+        workflowBundle,
+        // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow
+        // task, which itself runs a projection as a local activity). With too few slots the waiting claims
+        // hold every slot and the entities cannot finish their tasks: plenty of slots, they are mostly
+        // idle I/O.
+        maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
+        maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
+        maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
+        maxCachedWorkflows: config.tuning.cachedWorkflows,
+        workflowThreadPoolSize: config.tuning.workflowThreads,
+        activities,
+      }),
+    );
+    queues.push(temporal.taskQueue);
+  }
+  if (config.roles.includes('waiting-rooms')) {
+    // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
+    // wait behind a drop's backlog of purchase and seat tasks. TICKETDROP_WORKER_ROLES puts them in
+    // processes (or on hosts) of their own when scaling out.
+    const waitingRoomQueue = waitingRoomTaskQueue(temporal.taskQueue);
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: temporal.namespace,
+        taskQueue: waitingRoomQueue,
+        workflowBundle,
+        maxCachedWorkflows: 100,
+        activities,
+      }),
+    );
+    queues.push(waitingRoomQueue);
+  }
 
-  const running = Promise.all([worker.run(), waitingRooms.run()]);
+  const running = Promise.all(workers.map((w) => w.run()));
   console.log(
-    `worker ready on task queues "${temporal.taskQueue}" and "${waitingRoomQueue}" at ${temporal.address}`,
+    `worker ready on task queues ${queues.map((q) => `"${q}"`).join(' and ')} at ${temporal.address}`,
   );
 
-  waitForRedis(redis)
-    .then(() => rebuildAll({ client, cache, queueCache, purchaseCache }))
-    .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
-    .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
+  // The cache is rebuilt once per stack: by the process that runs the seats and purchases.
+  if (config.roles.includes('main'))
+    waitForRedis(redis)
+      .then(() => rebuildAll({ client, cache, queueCache, purchaseCache }))
+      .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
+      .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
 
   try {
     await running;
