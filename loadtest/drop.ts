@@ -155,7 +155,10 @@ async function main(): Promise<number> {
             }
           : undefined,
       });
-      const usage = stopWatching();
+      const usage = stopWatching({
+        from: result.openedAt,
+        to: result.openedAt + options.windowSec * 1000,
+      });
       bar.stop();
       if (dashboard) {
         const figures = await dashboard.stop();

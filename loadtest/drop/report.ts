@@ -28,6 +28,8 @@ export interface CeilingFigures {
 export interface DropReport {
   eventId: string;
   startedAt: string;
+  /** Seconds from creating the event until every seat entity answered; the crowd came after that. */
+  seatsReadySeconds: number;
   machine: string;
   options: Omit<DropOptions, 'adminToken' | 'onProgress'>;
   fans: number;
@@ -53,6 +55,8 @@ export interface DropReport {
   wholeStackPeakRssMiB: number | null;
   /** Average share of one core per process during the drop (where the time went). */
   cpuPercent: Record<string, number>;
+  /** The same while the crowd arrived (the arrival window). */
+  crowdCpuPercent?: Record<string, number>;
   historyEventsPerTicket: number;
   purchasesPerSec: number;
   ceiling?: CeilingFigures & { fraction: number };
@@ -69,6 +73,14 @@ const percentiles = (h: DropResult['latency']['join']): Percentiles => ({
 });
 
 const round = (n: number): number => Math.round(n * 10) / 10;
+/** "name share, …, total T" for a CPU-share record (% of one core). */
+function cpuLine(shares: Record<string, number>): string {
+  const total = round(Object.values(shares).reduce((a, b) => a + b, 0));
+  return `${Object.entries(shares)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}; total ${total}`;
+}
+
 /** The process name the drop gives itself in the usage figures. */
 export const LOAD_GENERATOR = 'drop simulator';
 const VEGA_LITE: string = 'vega-lite';
@@ -77,31 +89,50 @@ export interface ProcessUsage {
   peakRssMiB: Record<string, number>;
   /** Average share of one core each process used while watched. */
   cpuPercent: Record<string, number>;
+  /** The same while the crowd arrived (the window), when asked for. */
+  crowdCpuPercent?: Record<string, number>;
 }
 
-/** Samples memory of the given processes until stopped; returns peak RSS and average CPU per process. */
-export function watchProcesses(pids: Record<string, number>, everyMs = 500): () => ProcessUsage {
+/**
+ * Samples memory and CPU time of the given processes until stopped; returns peak RSS and average CPU per
+ * process, over the whole watch and (when given) over an interval of it such as the arrival window.
+ */
+export function watchProcesses(
+  pids: Record<string, number>,
+  everyMs = 500,
+): (interval?: { from: number; to: number }) => ProcessUsage {
   const peaks: Record<string, number> = {};
-  const cpuAtStart = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
-  const started = performance.now();
+  const cpuTimes: { at: number; cpu: Record<string, number> }[] = [];
   const sample = () => {
     for (const [name, pid] of Object.entries(pids)) peaks[name] = Math.max(peaks[name] ?? 0, rssMiB(pid));
+    cpuTimes.push({
+      at: Date.now(),
+      cpu: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])),
+    });
   };
+  /** Share of one core per process between two samples. */
+  const usedBetween = (a: (typeof cpuTimes)[number], b: (typeof cpuTimes)[number]) =>
+    Object.fromEntries(
+      Object.keys(pids).map((name) => [
+        name,
+        round(((b.cpu[name] - a.cpu[name]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100),
+      ]),
+    );
   sample();
   const timer = setInterval(sample, everyMs);
-  return () => {
+  return (interval) => {
     clearInterval(timer);
     sample();
-    const elapsedSec = (performance.now() - started) / 1000;
-    return {
+    const usage: ProcessUsage = {
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([name, mib]) => [name, Math.round(mib)])),
-      cpuPercent: Object.fromEntries(
-        Object.entries(pids).map(([name, pid]) => [
-          name,
-          round(((cpuSeconds(pid) - cpuAtStart[name]) / elapsedSec) * 100),
-        ]),
-      ),
+      cpuPercent: usedBetween(cpuTimes[0], cpuTimes[cpuTimes.length - 1]),
     };
+    if (interval) {
+      const from = [...cpuTimes].reverse().find((t) => t.at <= interval.from) ?? cpuTimes[0];
+      const to = cpuTimes.find((t) => t.at >= interval.to) ?? cpuTimes[cpuTimes.length - 1];
+      if (to.at > from.at) usage.crowdCpuPercent = usedBetween(from, to);
+    }
+    return usage;
   };
 }
 
@@ -163,6 +194,7 @@ export function buildReport(input: {
   return {
     eventId: result.eventId,
     startedAt: new Date(result.openedAt).toISOString(),
+    seatsReadySeconds: round(result.seatsReadySec),
     machine: input.machine,
     options: shownOptions as DropReport['options'],
     fans: options.fans,
@@ -190,6 +222,7 @@ export function buildReport(input: {
     // The system under test: every process but the load generator.
     wholeStackPeakRssMiB: stackRss(input.usage.peakRssMiB),
     cpuPercent: input.usage.cpuPercent,
+    crowdCpuPercent: input.usage.crowdCpuPercent,
     historyEventsPerTicket: round(input.historyEvents / Math.max(1, audit.figures.sold)),
     purchasesPerSec,
     ceiling: input.ceiling
@@ -240,7 +273,7 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
   return [
     `# Drop report: ${report.eventId}`,
     '',
-    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}.`,
+    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}, once the event's seat entities all answered (${report.seatsReadySeconds ?? '–'} s after it was created).`,
     '',
     '## Correctness (from the auditor)',
     '',
@@ -311,9 +344,13 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
         ', ',
       )}; whole stack (without the load generator) ${report.wholeStackPeakRssMiB ?? 'not measured'}.`,
     '',
-    `CPU during the drop (% of one core; ${os.cpus().length} cores): ${Object.entries(report.cpuPercent)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}.`,
+    `CPU during the drop (% of one core; ${os.cpus().length} cores): ${cpuLine(report.cpuPercent)}.`,
+    ...(report.crowdCpuPercent
+      ? [
+          '',
+          `CPU while the crowd arrived (the ${report.options.windowSec} s window): ${cpuLine(report.crowdCpuPercent)}.`,
+        ]
+      : []),
     '',
     '## Targets',
     '',

@@ -7,6 +7,8 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
+import { seatIds } from '../../src/entities/seat/contract';
+import { mapLimit } from '../../src/lib/concurrency';
 
 export type PaymentOutcome = 'ok' | 'declined' | 'timeout' | 'flaky';
 const TOKENS: Record<PaymentOutcome, string> = {
@@ -68,6 +70,8 @@ export interface DropResult {
   eventId: string;
   /** Epoch ms of the window's start (the sale is open from the start). */
   openedAt: number;
+  /** Seconds from creating the event until every seat entity answered for itself (then the crowd came). */
+  seatsReadySec: number;
   fans: FanRecord[];
   latency: { join: hdr.Histogram; poll: hdr.Histogram; purchase: hdr.Histogram };
   statuses: Record<string, number>;
@@ -163,6 +167,21 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   );
   if (created.status !== 201)
     throw new Error(`creating ${eventId}: ${created.status} ${JSON.stringify(created.json)}`);
+  // A real drop opens on an event created well before: wait until every seat entity has started and
+  // answers for itself (its own Query, not the cache), so the crowd does not race the event's set-up.
+  const createdAt = Date.now();
+  await mapLimit(seatIds(rows, seatsPerRow), 25, async (seatId) => {
+    for (;;) {
+      const answer = await request(`${options.api}/events/${eventId}/seats/${seatId}`, { dispatcher: agent })
+        .then(async (r) => (await r.body.text(), r.statusCode))
+        .catch(() => 0);
+      if (answer === 200) return;
+      if (Date.now() - createdAt > 120_000)
+        throw new Error(`seat ${seatId} of ${eventId} not ready after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  });
+  const seatsReadySec = (Date.now() - createdAt) / 1000;
   await options.beforeCrowd?.();
 
   // The crowd, fixed by the seed: arrival times, payment outcomes, who walks away.
@@ -305,5 +324,5 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   sampling = false;
   await sampler;
   await agent.close();
-  return { eventId, openedAt, fans, latency, statuses, samples };
+  return { eventId, openedAt, seatsReadySec, fans, latency, statuses, samples };
 }
