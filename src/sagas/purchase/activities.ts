@@ -144,14 +144,18 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
   };
 
-  /** Available seats in row order, the best few shuffled per purchase, at most BEST_AVAILABLE_TRIES. */
+  /**
+   * Available seats in row order, the best ones (as many as may be racing for them) shuffled per purchase,
+   * at most BEST_AVAILABLE_TRIES.
+   */
   const candidates = async (eventId: string, purchaseId: string, exclude: Set<string>): Promise<string[]> => {
     const [event, seats] = await Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
     const order = event ? seatIds(event.definition.rows, event.definition.seatsPerRow) : [...seats.keys()];
     const available = order.filter((id) => seats.get(id)?.status === 'available' && !exclude.has(id));
+    const width = Math.max(BEST_AVAILABLE_SPREAD, event?.definition.maxActivePurchases ?? 0);
     return [
-      ...spread(available.slice(0, BEST_AVAILABLE_SPREAD), purchaseId),
-      ...spread(available.slice(BEST_AVAILABLE_SPREAD), purchaseId),
+      ...spread(available.slice(0, width), purchaseId),
+      ...spread(available.slice(width), purchaseId),
     ].slice(0, BEST_AVAILABLE_TRIES);
   };
   const soldOut = (eventId: string, tried: number) =>

@@ -15,7 +15,12 @@ export const confirmationWorkflowId = (eventId: string, fanId: string): string =
 /** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
 export const BEST_AVAILABLE_TRIES = 8;
 export const BEST_AVAILABLE_ROUNDS = 3;
-/** How many of the best seats a best-available purchase picks among, so racing fans spread out. */
+/**
+ * How many of the best seats a best-available purchase picks among, so racing fans spread out: at least
+ * this many, and at least as many as the event lets purchases run at once (each of them may be racing).
+ * With 24 for 100 racing purchases, a drop's purchases mostly found their picks taken (17 tries for one
+ * fan): sold out 111 s; with 100, 82 s (docs/BENCHMARKS.md).
+ */
 export const BEST_AVAILABLE_SPREAD = 24;
 
 /** The signing purpose of ticket QR codes (see lib/signing). */
