@@ -11,7 +11,8 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
 const E = temporal.api.enums.v1.EventType;
 
-export type StepKind = 'activity' | 'local-activity' | 'child' | 'timer' | 'signal' | 'signal-out' | 'update';
+export type StepKind =
+  'activity' | 'local-activity' | 'child' | 'timer' | 'signal' | 'signal-out' | 'update' | 'workflow-task';
 export type StepStatus = 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'terminated' | 'pending';
 export type WorkflowStatus =
   'running' | 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'terminated' | 'continued-as-new';
@@ -108,6 +109,18 @@ interface LocalActivityMarker {
   original_schedule_time?: Timestamp;
 }
 
+/** "start-to-close" for TIMEOUT_TYPE_START_TO_CLOSE (as a number or a name). */
+function timeoutName(type: unknown): string {
+  const name =
+    typeof type === 'number'
+      ? temporal.api.enums.v1.TimeoutType[type]
+      : String(type ?? 'TIMEOUT_TYPE_UNSPECIFIED');
+  return name
+    .replace(/^TIMEOUT_TYPE_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
+}
+
 /** Builds the compact timeline of one run from its events. */
 export function compactTimeline(workflowId: string, events: HistoryEvent[]): Timeline {
   const first = events[0]?.workflowExecutionStartedEventAttributes;
@@ -123,6 +136,8 @@ export function compactTimeline(workflowId: string, events: HistoryEvent[]): Tim
   };
   const open = new Map<string, Step>();
   const localActivities = new Map<number, Step>();
+  /** When each workflow task started, by its started event's id. */
+  const taskStarts = new Map<string, number>();
   const begin = (key: string, step: Step) => {
     open.set(key, step);
     timeline.steps.push(step);
@@ -269,6 +284,39 @@ export function compactTimeline(workflowId: string, events: HistoryEvent[]): Tim
           'terminated',
         );
         break;
+      case E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+        taskStarts.set(id, at);
+        break;
+      // Only a lost task is a step: its local activities reach history only with a completed task, so the
+      // next task runs them again (and anything they did is done twice).
+      case E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: {
+        const a = event.workflowTaskTimedOutEventAttributes!;
+        timeline.steps.push({
+          kind: 'workflow-task',
+          name: 'workflow task',
+          status: 'timed-out',
+          startedAt: taskStarts.get(String(a.startedEventId ?? '')) ?? at,
+          endedAt: at,
+          attempts: 1,
+          error: {
+            message: `${timeoutName(a.timeoutType)} timeout: the worker did not finish it in time; its local activities run again in the next task`,
+          },
+        });
+        break;
+      }
+      case E.EVENT_TYPE_WORKFLOW_TASK_FAILED: {
+        const a = event.workflowTaskFailedEventAttributes!;
+        timeline.steps.push({
+          kind: 'workflow-task',
+          name: 'workflow task',
+          status: 'failed',
+          startedAt: taskStarts.get(String(a.startedEventId ?? '')) ?? at,
+          endedAt: at,
+          attempts: 1,
+          error: a.failure ? rootCause(a.failure) : { message: `failed (${String(a.cause)})` },
+        });
+        break;
+      }
       case E.EVENT_TYPE_TIMER_STARTED: {
         const a = event.timerStartedEventAttributes!;
         begin(`t${a.timerId ?? id}`, {

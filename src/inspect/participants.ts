@@ -47,6 +47,7 @@ export function peerOf(step: Step, timeline: Timeline): string | undefined {
   const input = (timeline.input ?? {}) as Input;
   switch (step.kind) {
     case 'timer':
+    case 'workflow-task':
       return undefined;
     case 'child':
     case 'signal-out':

@@ -35,8 +35,8 @@ const WorkflowStatus = Type.Union(
 export const StepSchema = Type.Object(
   {
     kind: Type.Union(
-      ['activity', 'local-activity', 'child', 'timer', 'signal', 'signal-out', 'update'].map((s) =>
-        Type.Literal(s),
+      ['activity', 'local-activity', 'child', 'timer', 'signal', 'signal-out', 'update', 'workflow-task'].map(
+        (s) => Type.Literal(s),
       ),
     ),
     name: Type.String(),

@@ -106,6 +106,7 @@ const KIND_TEXT: Record<Step['kind'], string> = {
   signal: 'signal',
   'signal-out': 'signal sent',
   update: 'update',
+  'workflow-task': 'lost',
 };
 
 export function formatMs(ms: number): string {
@@ -181,7 +182,12 @@ export function showMermaid(timelines: Timeline[]): string {
       const at = `+${formatMs(step.startedAt - origin)}`;
       const name = `${step.name}${step.count ? ` ×${step.count}` : ''}`;
       if (!peer) {
-        const state = step.status === 'pending' ? `pending (${step.detail ?? ''})` : step.status;
+        const state =
+          step.status === 'pending'
+            ? `pending (${step.detail ?? ''})`
+            : step.error
+              ? `${step.status}: ${formatCause(step.error)}`
+              : step.status;
         messages.push({
           at: step.startedAt,
           seq: seq++,

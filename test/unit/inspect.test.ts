@@ -4,6 +4,9 @@ import path from 'node:path';
 import { compactMessage, groupKey, rootCause, type ProtoFailure } from '../../src/inspect/failure';
 import { DOC, withSchemas } from '../../src/inspect/docs';
 import { label } from '../../src/inspect/mermaid';
+import { compactTimeline } from '../../src/inspect/history';
+import { showMermaid, showText } from '../../src/inspect/show';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { invalidMermaid } from '../support/mermaid';
 
 describe('root causes', () => {
@@ -107,5 +110,82 @@ describe('docs/INSPECT.md', () => {
   it('publishes the JSON schemas the views are checked against (npm run docs:inspect rewrites them)', () => {
     const doc = readFileSync(DOC, 'utf8');
     expect(withSchemas(doc)).toBe(doc);
+  });
+});
+
+describe('a lost workflow task', () => {
+  const t = (ms: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, 0, ms)).toISOString();
+  const history = historyFromJSON({
+    events: [
+      {
+        eventId: '1',
+        eventTime: t(0),
+        eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED',
+        workflowExecutionStartedEventAttributes: {
+          workflowType: { name: 'purchase' },
+          originalExecutionRunId: 'r1',
+        },
+      },
+      {
+        eventId: '2',
+        eventTime: t(0),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+        workflowTaskScheduledEventAttributes: {},
+      },
+      {
+        eventId: '3',
+        eventTime: t(500),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+        workflowTaskStartedEventAttributes: { scheduledEventId: '2' },
+      },
+      {
+        eventId: '4',
+        eventTime: t(10_500),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT',
+        workflowTaskTimedOutEventAttributes: {
+          scheduledEventId: '2',
+          startedEventId: '3',
+          timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
+        },
+      },
+      {
+        eventId: '5',
+        eventTime: t(10_500),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+        workflowTaskScheduledEventAttributes: {},
+      },
+      {
+        eventId: '6',
+        eventTime: t(11_000),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+        workflowTaskStartedEventAttributes: { scheduledEventId: '5' },
+      },
+      {
+        eventId: '7',
+        eventTime: t(11_100),
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED',
+        workflowTaskCompletedEventAttributes: { scheduledEventId: '5', startedEventId: '6' },
+      },
+    ],
+  });
+
+  it('is a step of its own: when it started, that it timed out, and what that means', () => {
+    const timeline = compactTimeline('purchase-ev-fan', history.events ?? []);
+    expect(timeline.steps).toEqual([
+      expect.objectContaining({
+        kind: 'workflow-task',
+        status: 'timed-out',
+        startedAt: Date.parse(t(500)),
+        endedAt: Date.parse(t(10_500)),
+        error: {
+          message:
+            'start-to-close timeout: the worker did not finish it in time; its local activities run again in the next task',
+        },
+      }),
+    ]);
+    expect(showText([timeline])).toContain(
+      '+500 ms  ⏱ workflow task        lost [10.0 s]  start-to-close timeout',
+    );
+    expect(invalidMermaid([showMermaid([timeline])])).toEqual([]);
   });
 });
