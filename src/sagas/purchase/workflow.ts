@@ -59,6 +59,14 @@ const local = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '100ms', maximumAttempts: 5 },
 });
+/**
+ * A best-available pick: an activity, not a local one, so its result is history before the workflow sees
+ * it (a local activity's is only once its task completes).
+ */
+const picker = proxyActivities<PurchaseActivities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '100ms', maximumAttempts: 5 },
+});
 /** Messages to the waiting room must arrive (a lost one would hold a slot for good): retried until done. */
 const messenger = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '10s',
@@ -109,26 +117,28 @@ function admissionReporter(input: PurchaseInput): {
 }
 
 /**
- * Holds the asked seat, or the best available one. The candidates are picked once and recorded (a local
- * activity's result is history), then held one by one: a hold retried after a lost answer goes to the
- * same seat under the same Update id and finds its own hold, instead of leaving it behind on a seat
- * nobody buys until its TTL runs out.
+ * Holds the asked seat, or the best available one. The candidates are picked once and recorded, then held
+ * one by one: a hold retried after a lost answer goes to the same seat under the same Update id and finds
+ * its own hold, instead of leaving it behind on a seat nobody buys until its TTL runs out.
  *
- * A local activity's result reaches history only when its workflow task completes. A task lost after a
- * hold (a worker killed, a task timed out on a starved worker) would run the pick again on retry, get
- * other seats from the changed cache and leave the first hold behind. So the task ends between the pick
- * and the first hold (a 1 ms timer): the picks are history before any seat is touched.
+ * The pick must be history before any seat is touched: a workflow task lost after a hold (a worker
+ * killed, a task timed out on a starved worker) would otherwise pick again on retry, get other seats from
+ * the changed cache and leave the first hold behind. The pick is an activity (its result is history
+ * before the workflow goes on). Runs from before that picked with a local activity, then ended the task
+ * with a 1 ms timer (`seat-choice-durable`), or, earlier still, held right after the pick.
  */
 async function reserve(input: PurchaseInput): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
   if (input.seatId || !patched('seat-choice-recorded')) {
     return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
   }
-  const durablePick = patched('seat-choice-durable');
+  const pickedByActivity = patched('seat-choice-activity');
+  const timerAfterPick = !pickedByActivity && patched('seat-choice-durable');
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-    const picked = await local.pickSeats({ eventId, purchaseId, exclude: tried });
-    if (durablePick && picked.length > 0) await sleep(1);
+    const pickInput = { eventId, purchaseId, exclude: tried };
+    const picked = await (pickedByActivity ? picker.pickSeats(pickInput) : local.pickSeats(pickInput));
+    if (timerAfterPick && picked.length > 0) await sleep(1);
     for (const seatId of picked) {
       tried.push(seatId);
       try {
