@@ -211,6 +211,19 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     }
   };
 
+  // The read side learns of each step while the step runs: the projection goes out with the step's own
+  // command instead of a task before it (fewer activations and round trips per purchase). Runs from before
+  // projected first and then started the step.
+  const alongside = patched('projections-alongside');
+  const moveThen = async <T>(patch: Partial<PurchaseStatus>, step: () => Promise<T>): Promise<T> => {
+    if (!alongside) {
+      await move(patch);
+      return step();
+    }
+    const [, result] = await Promise.all([move(patch), step()]);
+    return result;
+  };
+
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
@@ -219,33 +232,36 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
       });
-      await move({ state: 'paying', seatId: hold.seatId });
 
       // Derived in the workflow, so a retry or a replay presents the same key and is never charged twice.
       const idempotencyKey = `pay:${purchaseId}:${workflowInfo().firstExecutionRunId}`;
       // Registered before the charge: a charge that timed out on our side may still have landed.
       compensations.push({ name: 'refund', run: () => undo.refundPayment({ idempotencyKey }) });
-      await chargePayment({
-        idempotencyKey,
-        token: input.paymentToken,
-        amountCents: input.priceCents,
-        purchaseId,
-        eventId,
-        fanId,
-      });
+      await moveThen({ state: 'paying', seatId: hold.seatId }, () =>
+        chargePayment({
+          idempotencyKey,
+          token: input.paymentToken,
+          amountCents: input.priceCents,
+          purchaseId,
+          eventId,
+          fanId,
+        }),
+      );
       captured = !flow.consideredCancelled;
-      await move({ state: 'issuing' });
 
-      const ticket = await local.issueTicket({ purchaseId, eventId, seatId: hold.seatId, fanId });
+      const ticket = await moveThen({ state: 'issuing' }, () =>
+        local.issueTicket({ purchaseId, eventId, seatId: hold.seatId, fanId }),
+      );
       compensations.push({ name: 'void-ticket', run: () => undo.voidTicket({ ticketId: ticket.ticketId }) });
-      await move({ state: 'confirming' });
 
-      await seats.confirmSeat({
-        eventId,
-        seatId: hold.seatId,
-        holdId: hold.holdId,
-        ticketId: ticket.ticketId,
-      });
+      await moveThen({ state: 'confirming' }, () =>
+        seats.confirmSeat({
+          eventId,
+          seatId: hold.seatId,
+          holdId: hold.holdId,
+          ticketId: ticket.ticketId,
+        }),
+      );
       status.ticket = ticket;
     });
   } catch (err) {
@@ -262,14 +278,12 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
         }
       }
       const state = failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed';
-      await move({ state, failure, compensations: ran });
-      await queue.finished(state, failure.code);
+      await moveThen({ state, failure, compensations: ran }, () => queue.finished(state, failure.code));
     });
     throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
   }
 
-  await move({ state: 'completed' });
-  await queue.finished('completed');
+  await moveThen({ state: 'completed' }, () => queue.finished('completed'));
   const args: [ConfirmationInput] = [
     {
       purchaseId,
