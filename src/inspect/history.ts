@@ -138,6 +138,16 @@ export function compactTimeline(workflowId: string, events: HistoryEvent[]): Tim
   const localActivities = new Map<number, Step>();
   /** When each workflow task started, by its started event's id. */
   const taskStarts = new Map<string, number>();
+  const lostTask = (at: number, startedEventId: unknown, status: StepStatus, error: Cause) =>
+    timeline.steps.push({
+      kind: 'workflow-task',
+      name: 'workflow task',
+      status,
+      startedAt: taskStarts.get(String(startedEventId ?? '')) ?? at,
+      endedAt: at,
+      attempts: 1,
+      error,
+    });
   const begin = (key: string, step: Step) => {
     open.set(key, step);
     timeline.steps.push(step);
@@ -291,30 +301,19 @@ export function compactTimeline(workflowId: string, events: HistoryEvent[]): Tim
       // next task runs them again (and anything they did is done twice).
       case E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: {
         const a = event.workflowTaskTimedOutEventAttributes!;
-        timeline.steps.push({
-          kind: 'workflow-task',
-          name: 'workflow task',
-          status: 'timed-out',
-          startedAt: taskStarts.get(String(a.startedEventId ?? '')) ?? at,
-          endedAt: at,
-          attempts: 1,
-          error: {
-            message: `${timeoutName(a.timeoutType)} timeout: the worker did not finish it in time; its local activities run again in the next task`,
-          },
+        lostTask(at, a.startedEventId, 'timed-out', {
+          message: `${timeoutName(a.timeoutType)} timeout: the worker did not finish it in time; its local activities run again in the next task`,
         });
         break;
       }
       case E.EVENT_TYPE_WORKFLOW_TASK_FAILED: {
         const a = event.workflowTaskFailedEventAttributes!;
-        timeline.steps.push({
-          kind: 'workflow-task',
-          name: 'workflow task',
-          status: 'failed',
-          startedAt: taskStarts.get(String(a.startedEventId ?? '')) ?? at,
-          endedAt: at,
-          attempts: 1,
-          error: a.failure ? rootCause(a.failure) : { message: `failed (${String(a.cause)})` },
-        });
+        lostTask(
+          at,
+          a.startedEventId,
+          'failed',
+          a.failure ? rootCause(a.failure) : { message: `failed (${String(a.cause)})` },
+        );
         break;
       }
       case E.EVENT_TYPE_TIMER_STARTED: {
