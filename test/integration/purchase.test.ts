@@ -119,6 +119,20 @@ describe('purchase saga', () => {
     expect((await verify(winner.ticket!.qr)).statusCode).toBe(200);
   });
 
+  it('10 racing best-available purchases spread over as many of the best seats as may race, not the first 24', async () => {
+    // 200 seats, at most 100 purchases at once: picks are shuffled among the best 100 available seats.
+    // (Shuffled among the first 24 only, 10 fans would all land there: at least 14 of them stay free.)
+    const eventId = await createTestEvent(stack, { rows: 8, seatsPerRow: 25, maxActivePurchases: 100 });
+    const fans = Array.from({ length: 10 }, (_, i) => `fan-${i}-${uniqueId('x')}`);
+    const started = await Promise.all(fans.map((fanId) => startPurchase(stack, eventId, { fanId })));
+    const outcomes = await Promise.all(started.map((s) => finalStatus(stack, s)));
+    expect(outcomes.map((o) => o.state)).toEqual(Array(10).fill('completed'));
+    // Rank of a seat in row order: A1 is 0, A25 is 24, B1 is 25, …
+    const ranks = outcomes.map((o) => (o.seatId!.charCodeAt(0) - 65) * 25 + Number(o.seatId!.slice(1)) - 1);
+    expect(Math.max(...ranks)).toBeLessThan(100); // nobody got worse than the best 100 while they were free
+    expect(ranks.filter((r) => r >= 24).length).toBeGreaterThan(0); // and they did not all fight over 24
+  });
+
   it('50 concurrent best-available purchases on 20 seats: 20 completed, 30 SOLD_OUT, no seat twice', async () => {
     const eventId = await createTestEvent(stack, { rows: 2, seatsPerRow: 10 });
     const fans = Array.from({ length: 50 }, (_, i) => `fan-${i}-${uniqueId('x')}`);
