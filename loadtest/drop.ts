@@ -15,8 +15,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as prettier from 'prettier';
 import { parseArgs } from 'node:util';
+import * as prettier from 'prettier';
 import { SingleBar } from 'cli-progress';
 import { audit, auditCaches, formatAudit } from '../src/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
@@ -300,13 +300,12 @@ async function publish(reports: DropReport[]): Promise<void> {
     renderMarkdown(last, chart).replace(/^# /, '## Last run: ').replace(/\n## /g, '\n### '),
   ].join('\n');
   // Written as the repository's formatter would (the lint checks docs/ too).
-  const formatted = async (text: string, parser: 'markdown' | 'json') =>
-    prettier.format(text, { ...(await prettier.resolveConfig(path.join(ROOT, 'docs', 'x'))), parser });
-  writeFileSync(path.join(ROOT, 'docs', 'DROP-REPORT.md'), await formatted(summary, 'markdown'));
-  writeFileSync(
-    path.join(ROOT, 'docs', 'drop-report.json'),
-    await formatted(JSON.stringify(reports, null, 2), 'json'),
-  );
+  const writeFormatted = async (file: string, text: string) => {
+    const options = { ...(await prettier.resolveConfig(file)), filepath: file };
+    writeFileSync(file, await prettier.format(text, options));
+  };
+  await writeFormatted(path.join(ROOT, 'docs', 'DROP-REPORT.md'), summary);
+  await writeFormatted(path.join(ROOT, 'docs', 'drop-report.json'), JSON.stringify(reports, null, 2));
   console.log('published docs/DROP-REPORT.md and docs/img/drop-chart.svg');
 }
 

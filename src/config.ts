@@ -125,7 +125,7 @@ function roles(env: Env, key: string): WorkerRole[] {
   if (!raw) return [...WORKER_ROLES];
   const wanted = raw.split(',').map((r) => r.trim());
   const unknown = wanted.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
-  if (unknown.length > 0 || wanted.length === 0) {
+  if (unknown.length > 0) {
     throw new ConfigError(`${key} must list roles from ${WORKER_ROLES.join(', ')}, got "${raw}"`);
   }
   return WORKER_ROLES.filter((r) => wanted.includes(r));

@@ -3,7 +3,14 @@
  * read-side cache from the entities (Redis is only a cache), and it shuts down cleanly on SIGINT/SIGTERM
  * (the SDK drains in-flight tasks first).
  */
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import { rebuildAll } from './cache/rebuild';
 import { createRedis, waitForRedis } from './cache/redis';
@@ -48,50 +55,36 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('./workflows'),
     logger: new DefaultLogger('WARN'),
   });
-  const workers: Worker[] = [];
-  const queues: string[] = [];
+  // One Worker per task queue this process serves (its roles).
+  const serves: Omit<WorkerOptions, 'connection' | 'namespace' | 'workflowBundle' | 'activities'>[] = [];
   if (config.roles.includes('main')) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace: temporal.namespace,
-        taskQueue: temporal.taskQueue,
-        workflowBundle,
-        // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow
-        // task, which itself runs a projection as a local activity). With too few slots the waiting claims
-        // hold every slot and the entities cannot finish their tasks: plenty of slots, they are mostly
-        // idle I/O.
-        maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
-        maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
-        maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
-        maxCachedWorkflows: config.tuning.cachedWorkflows,
-        workflowThreadPoolSize: config.tuning.workflowThreads,
-        activities,
-      }),
-    );
-    queues.push(temporal.taskQueue);
+    serves.push({
+      taskQueue: temporal.taskQueue,
+      // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task,
+      // which itself runs a projection as a local activity). With too few slots the waiting claims hold
+      // every slot and the entities cannot finish their tasks: plenty of slots, they are mostly idle I/O.
+      maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
+      maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
+      maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
+      maxCachedWorkflows: config.tuning.cachedWorkflows,
+      workflowThreadPoolSize: config.tuning.workflowThreads,
+    });
   }
   if (config.roles.includes('waiting-rooms')) {
     // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
     // wait behind a drop's backlog of purchase and seat tasks. TICKETDROP_WORKER_ROLES puts them in
     // processes (or on hosts) of their own when scaling out.
-    const waitingRoomQueue = waitingRoomTaskQueue(temporal.taskQueue);
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace: temporal.namespace,
-        taskQueue: waitingRoomQueue,
-        workflowBundle,
-        maxCachedWorkflows: 100,
-        activities,
-      }),
-    );
-    queues.push(waitingRoomQueue);
+    serves.push({ taskQueue: waitingRoomTaskQueue(temporal.taskQueue), maxCachedWorkflows: 100 });
   }
+  const workers = await Promise.all(
+    serves.map((options) =>
+      Worker.create({ connection, namespace: temporal.namespace, workflowBundle, activities, ...options }),
+    ),
+  );
 
   const running = Promise.all(workers.map((w) => w.run()));
   console.log(
-    `worker ready on task queues ${queues.map((q) => `"${q}"`).join(' and ')} at ${temporal.address}`,
+    `worker ready on task queues ${serves.map((o) => `"${o.taskQueue}"`).join(' and ')} at ${temporal.address}`,
   );
 
   // The cache is rebuilt once per stack: by the process that runs the seats and purchases.

@@ -172,10 +172,13 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   const createdAt = Date.now();
   await mapLimit(seatIds(rows, seatsPerRow), 25, async (seatId) => {
     for (;;) {
-      const answer = await request(`${options.api}/events/${eventId}/seats/${seatId}`, { dispatcher: agent })
-        .then(async (r) => (await r.body.text(), r.statusCode))
+      const status = await request(`${options.api}/events/${eventId}/seats/${seatId}`, { dispatcher: agent })
+        .then(async (response) => {
+          await response.body.dump();
+          return response.statusCode;
+        })
         .catch(() => 0);
-      if (answer === 200) return;
+      if (status === 200) return;
       if (Date.now() - createdAt > 120_000)
         throw new Error(`seat ${seatId} of ${eventId} not ready after 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 250));
