@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // Runs before `npm start` and `npm test`: installs the npm dependencies on a fresh clone (or after
-// package-lock.json changed), so the two README commands are all a machine needs. Plain Node, no deps.
+// package-lock.json or a patch changed), so the two README commands are all a machine needs. Plain Node, no deps.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lock = path.join(root, 'package-lock.json');
 const stamp = path.join(root, 'node_modules', '.ticketdrop-lock-hash');
-const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
+// The patches applied on install (patch-package, see patches/README.md) count as part of the lock.
+const patches = path.join(root, 'patches');
+const digest = createHash('sha256').update(readFileSync(lock));
+for (const file of existsSync(patches) ? readdirSync(patches).sort() : [])
+  digest.update(file).update(readFileSync(path.join(patches, file)));
+const hash = digest.digest('hex');
 
 if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== hash) {
   console.log('Installing npm dependencies (npm ci)…');

@@ -59,6 +59,15 @@ export interface WorkerConfig {
     workflowTaskSlots: number;
     cachedWorkflows: number;
     workflowThreads: number;
+    /** Concurrent polls for workflow tasks and for activity tasks (each poll brings one task). */
+    workflowTaskPolls: number;
+    activityTaskPolls: number;
+    /**
+     * How long one call into workflow code may run before the SDK fails the task as a potential
+     * deadlock; 0 (the default) turns that watchdog off. Node starts and joins a thread for every such
+     * call, several per activation, which cost a busy 2-core machine about 15 % of its ticket drop speed.
+     */
+    deadlockTimeoutMs: number;
   };
 }
 
@@ -186,9 +195,12 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     tuning: {
       localActivitySlots: int(env, 'TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS', 1_000, 1, 100_000),
       activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),
-      workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 100, 2, 10_000),
+      workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 400, 2, 10_000),
       cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 1_500, 1, 1_000_000),
       workflowThreads: int(env, 'TICKETDROP_WORKER_WORKFLOW_THREADS', 1, 1, 64),
+      workflowTaskPolls: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_POLLS', 50, 2, 1_000),
+      activityTaskPolls: int(env, 'TICKETDROP_WORKER_ACTIVITY_TASK_POLLS', 20, 1, 1_000),
+      deadlockTimeoutMs: int(env, 'TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS', 0, 0, 600_000),
     },
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),

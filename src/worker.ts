@@ -60,14 +60,18 @@ async function main(): Promise<void> {
   if (config.roles.includes('main')) {
     serves.push({
       taskQueue: temporal.taskQueue,
-      // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task,
-      // which itself runs a projection as a local activity). With too few slots the waiting claims hold
-      // every slot and the entities cannot finish their tasks: plenty of slots, they are mostly idle I/O.
+      // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task),
+      // and a workflow task keeps its slot until its local activities are done. With too few slots the
+      // waiting claims hold every slot and the entities' tasks wait for one: plenty of slots (400 by
+      // default, 4× a drop's purchases in flight), and pollers enough to fill them (50; the SDK's 10 left
+      // a drop's tasks waiting 4 s per purchase for a worker). They are mostly idle I/O.
       maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
       maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
       maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
       maxCachedWorkflows: config.tuning.cachedWorkflows,
       workflowThreadPoolSize: config.tuning.workflowThreads,
+      maxConcurrentWorkflowTaskPolls: config.tuning.workflowTaskPolls,
+      maxConcurrentActivityTaskPolls: config.tuning.activityTaskPolls,
     });
   }
   if (config.roles.includes('waiting-rooms')) {
@@ -78,7 +82,15 @@ async function main(): Promise<void> {
   }
   const workers = await Promise.all(
     serves.map((options) =>
-      Worker.create({ connection, namespace: temporal.namespace, workflowBundle, activities, ...options }),
+      Worker.create({
+        connection,
+        namespace: temporal.namespace,
+        workflowBundle,
+        activities,
+        // 0 (no watchdog) needs patches/@temporalio+worker+1.24.0.patch, applied on install: see patches/README.md.
+        isolateExecutionTimeout: config.tuning.deadlockTimeoutMs,
+        ...options,
+      }),
     ),
   );
 

@@ -28,3 +28,31 @@ describe('worker roles (TICKETDROP_WORKER_ROLES)', () => {
     );
   });
 });
+
+describe('deadlock watchdog (TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS)', () => {
+  it('is off by default (0: no thread per call into workflow code) and can be set', () => {
+    expect(loadWorkerConfig(env()).tuning.deadlockTimeoutMs).toBe(0);
+    expect(
+      loadWorkerConfig(env({ TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS: '5000' })).tuning.deadlockTimeoutMs,
+    ).toBe(5000);
+  });
+
+  it('refuses a negative timeout', () => {
+    expect(() => loadWorkerConfig(env({ TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS: '-1' }))).toThrow(ConfigError);
+  });
+});
+
+describe('worker tuning', () => {
+  it('gives a drop slots and pollers enough by default, each settable', () => {
+    expect(loadWorkerConfig(env()).tuning).toMatchObject({
+      workflowTaskSlots: 400,
+      workflowTaskPolls: 50,
+      activityTaskPolls: 20,
+    });
+    const tuned = loadWorkerConfig(
+      env({ TICKETDROP_WORKER_WORKFLOW_TASK_POLLS: '8', TICKETDROP_WORKER_ACTIVITY_TASK_POLLS: '4' }),
+    ).tuning;
+    expect(tuned).toMatchObject({ workflowTaskPolls: 8, activityTaskPolls: 4 });
+    expect(() => loadWorkerConfig(env({ TICKETDROP_WORKER_WORKFLOW_TASK_POLLS: '1' }))).toThrow(ConfigError);
+  });
+});
