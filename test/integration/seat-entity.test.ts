@@ -117,6 +117,35 @@ describe('seat entity', () => {
     expect((await handle.query(seatStateQuery)).version).toBe(2);
   });
 
+  it('answers a claim whose caller projects it without a projection of its own, and still projects the expiry', async () => {
+    const eventId = uniqueId('caller-projects');
+    const handle = await startSeat(eventId);
+    const markers = () => historyCount(handle, EventType.EVENT_TYPE_MARKER_RECORDED);
+    const held = await executeUpdate(handle, holdSeatUpdate, {
+      args: [{ holdId: 'mine', purchaseId: 'p-mine', ttlMs: 4_000, callerProjects: true }],
+      updateId: 'hold-mine',
+    });
+    expect(held).toMatchObject({ status: 'held', version: 1 });
+    // The answering task ran no projection (a local activity leaves a marker); the caller's is the write.
+    expect(await markers()).toBe(0);
+    expect(await stack.cache.getSeat(eventId, 'A1')).toBeUndefined();
+    // The SeatStatus search attribute is still the entity's to keep: `temporal workflow list` finds it held.
+    const listed = await eventually(async () => {
+      const query = `WorkflowId = '${handle.workflowId}' AND SeatStatus = 'held'`;
+      for await (const wf of stack.client.workflow.list({ query })) return wf.workflowId;
+      return undefined;
+    });
+    expect(listed).toBe(handle.workflowId);
+
+    // The expiry nobody else sees is the entity's to project.
+    const cached = await eventually(async () => {
+      const view = await stack.cache.getSeat(eventId, 'A1');
+      return view?.version === 2 ? view : undefined;
+    });
+    expect(cached.status).toBe('available');
+    expect(await markers()).toBe(1);
+  });
+
   it('returns the first outcome for repeated commands, also across a forced continue-as-new', async () => {
     const eventId = uniqueId('idem');
     const handle = await startSeat(eventId);

@@ -55,16 +55,24 @@ export interface SeatView {
   holdExpiresAt?: number;
 }
 
-export interface HoldSeatInput {
+/**
+ * Set by a caller that writes the seat's answer to the read-side cache itself (the cache keeps the
+ * newest version, whoever writes it). The entity then answers at once instead of after its own
+ * projection: a local activity holds the workflow task, and with it the answer, until it is done.
+ */
+export interface CallerProjects {
+  callerProjects?: boolean;
+}
+export interface HoldSeatInput extends CallerProjects {
   holdId: string;
   purchaseId: string;
   ttlMs: number;
 }
-export interface ConfirmSeatInput {
+export interface ConfirmSeatInput extends CallerProjects {
   holdId: string;
   ticketId: string;
 }
-export interface ReleaseSeatInput {
+export interface ReleaseSeatInput extends CallerProjects {
   holdId: string;
 }
 

@@ -27,6 +27,7 @@ import {
   SEAT_STATUS_SEARCH_ATTRIBUTE,
   seatStateQuery,
   seatTicketQuery,
+  type CallerProjects,
   type SeatEntityInput,
   type SeatView,
 } from './contract';
@@ -48,6 +49,8 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   // A fresh seat's version 0 is projected by whoever created the event; a continued run was projected
   // before it continued.
   let projected = seat.version;
+  // The version whose status the SeatStatus search attribute shows (a command: it never holds a task).
+  let listed = seat.version;
   let rollover = false;
 
   // One timer per hold, never cancelled: it ends the hold if that hold is still there and due when it
@@ -58,22 +61,29 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   };
   if (seat.holdExpiresAt !== undefined) armExpiry(seat.holdExpiresAt);
 
+  // A caller that projects the answer itself takes this version off the entity's hands, so the answer
+  // leaves with this workflow task instead of waiting for a projection. Only when nothing else changed
+  // the seat since it was last projected: a version the caller does not see stays the entity's job.
+  const answered = (cmd: CallerProjects, before: number, view: SeatView): SeatView => {
+    if (cmd.callerProjects && projected === before && view.version === before + 1) projected = view.version;
+    return view;
+  };
   setHandler(
     holdSeatUpdate,
     (cmd) => {
       const before = seat.version;
       const view = seat.hold(cmd, Date.now());
       if (seat.version !== before && view.holdExpiresAt !== undefined) armExpiry(view.holdExpiresAt);
-      return view;
+      return answered(cmd, before, view);
     },
     {
       validator: (cmd) => rejectIf(seat.checkHold(cmd, Date.now())),
     },
   );
-  setHandler(confirmSeatUpdate, (cmd) => seat.confirm(cmd), {
+  setHandler(confirmSeatUpdate, (cmd) => answered(cmd, seat.version, seat.confirm(cmd)), {
     validator: (cmd) => rejectIf(seat.checkConfirm(cmd, Date.now())),
   });
-  setHandler(releaseSeatUpdate, (cmd) => seat.release(cmd), {
+  setHandler(releaseSeatUpdate, (cmd) => answered(cmd, seat.version, seat.release(cmd)), {
     validator: (cmd) => rejectIf(seat.checkRelease(cmd)),
   });
   setHandler(seatStateQuery, () => seat.view());
@@ -85,14 +95,18 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   });
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
-  const wake = (): boolean => seat.version !== projected || seat.closed || wantsNewRun();
+  const wake = (): boolean =>
+    seat.version !== listed || seat.version !== projected || seat.closed || wantsNewRun();
 
   for (;;) {
     await condition(wake);
 
+    if (seat.version !== listed) {
+      upsertSearchAttributes([{ key: SEAT_STATUS_SEARCH_ATTRIBUTE, value: seat.view().status }]);
+      listed = seat.version;
+    }
     if (seat.version !== projected) {
       const view = seat.view();
-      upsertSearchAttributes([{ key: SEAT_STATUS_SEARCH_ATTRIBUTE, value: view.status }]);
       try {
         await projectSeat({ eventId, view });
       } catch (err) {
@@ -104,7 +118,8 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
 
     if (seat.closed || wantsNewRun()) {
       await condition(allHandlersFinished);
-      if (seat.version !== projected) continue; // a handler changed the seat meanwhile: project it first
+      // A handler changed the seat meanwhile: list and project it first.
+      if (seat.version !== projected || seat.version !== listed) continue;
       if (seat.closed) return seat.view();
       const continueAsNew = makeContinueAsNewFunc<typeof seatEntity>({
         typedSearchAttributes: workflowInfo().typedSearchAttributes,

@@ -4,7 +4,7 @@
  * Provider errors become ApplicationFailures typed with the shared failure codes.
  */
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { PurchaseCache } from '../../cache/purchase-cache';
@@ -15,6 +15,7 @@ import {
   releaseSeatUpdate,
   seatIds,
   seatWorkflowId,
+  type CallerProjects,
   type SeatView,
 } from '../../entities/seat/contract';
 import {
@@ -78,9 +79,13 @@ export interface Hold {
 const nonRetryable = (type: FailureCode, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
-/** Sends one Update to a seat entity; contract rejections come back as non-retryable typed failures. */
-async function seatUpdate<Arg>(
-  client: Client,
+/**
+ * Sends one Update to a seat entity and projects the answer into the read-side cache (the entity then
+ * answers without waiting for its own projection; a stale write loses to a newer version). Contract
+ * rejections come back as non-retryable typed failures.
+ */
+async function seatUpdate<Arg extends CallerProjects>(
+  { client, seatCache }: Pick<PurchaseActivityDeps, 'client' | 'seatCache'>,
   eventId: string,
   seatId: string,
   update: UpdateDefinition<SeatView, [Arg]>,
@@ -89,9 +94,14 @@ async function seatUpdate<Arg>(
 ): Promise<SeatView> {
   const handle = client.workflow.getHandle(seatWorkflowId(eventId, seatId));
   try {
-    return await client.withDeadline(Date.now() + SEAT_UPDATE_DEADLINE_MS, () =>
-      executeUpdate(handle, update, { args: [arg], updateId }),
+    const view = await client.withDeadline(Date.now() + SEAT_UPDATE_DEADLINE_MS, () =>
+      executeUpdate(handle, update, { args: [{ ...arg, callerProjects: true }], updateId }),
     );
+    await seatCache.projectSeat(eventId, view).catch((err: unknown) => {
+      // Only a cache: the seat's next transition or a rebuild brings it back in line.
+      log.warn('seat projection failed', { eventId, seatId, version: view.version, err });
+    });
+    return view;
   } catch (err) {
     if (
       err instanceof WorkflowUpdateFailedError &&
@@ -130,7 +140,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
   const hold = async (eventId: string, seatId: string, purchaseId: string, ttlMs: number): Promise<Hold> => {
     const holdId = `${purchaseId}:${seatId}`;
     const view = await seatUpdate(
-      client,
+      deps,
       eventId,
       seatId,
       holdSeatUpdate,
@@ -208,7 +218,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
 
     async releaseSeat(input: { eventId: string; seatId: string; holdId: string }): Promise<void> {
       await seatUpdate(
-        client,
+        deps,
         input.eventId,
         input.seatId,
         releaseSeatUpdate,
@@ -224,7 +234,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       ticketId: string;
     }): Promise<void> {
       const { eventId, seatId, holdId, ticketId } = input;
-      await seatUpdate(client, eventId, seatId, confirmSeatUpdate, { holdId, ticketId }, `confirm:${holdId}`);
+      await seatUpdate(deps, eventId, seatId, confirmSeatUpdate, { holdId, ticketId }, `confirm:${holdId}`);
     },
 
     /** One attempt at the gateway (the attempt number and the cancel signal come from the activity). */
