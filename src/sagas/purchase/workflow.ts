@@ -89,26 +89,29 @@ function toFailure(err: unknown): PurchaseFailure {
 }
 
 /**
- * Tells the waiting room (queue events only) that the admission is in use now, and later that the purchase
- * ended, so its slot goes to the next fan. Local activities: no extra workflow task per message. The end
- * is told after the start has been delivered, so the queue entity sees them in order.
+ * Tells the waiting room (queue events only) that the admission is in use, and later that the purchase
+ * ended, so its slot goes to the next fan. Local activities: no extra workflow task per message. The
+ * start is told once, on the first `use()`; the end is told after the start has been delivered, so the
+ * queue entity sees them in order.
  */
 function admissionReporter(input: PurchaseInput): {
-  used: Promise<void>;
+  use: () => Promise<void>;
   finished: (outcome: PurchaseOutcome, code?: FailureCode) => Promise<void>;
 } {
   const { admission, eventId, fanId } = input;
-  if (!admission) return { used: Promise.resolve(), finished: async () => undefined };
+  if (!admission) return { use: () => Promise.resolve(), finished: async () => undefined };
   const warn = (err: unknown) => {
     if (isCancellation(err)) throw err;
     log.warn('waiting room not told', { eventId, fanId, err });
   };
   const { position } = admission;
-  const used = messenger.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn);
+  let used: Promise<void> | undefined;
+  const use = () =>
+    (used ??= messenger.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn));
   return {
-    used,
+    use,
     finished: async (outcome, code) => {
-      await used;
+      await use();
       await messenger
         .tellQueue({ kind: 'purchase-finished', eventId, position, fanId, outcome, code })
         .catch(warn);
@@ -127,9 +130,10 @@ function admissionReporter(input: PurchaseInput): {
  * before the workflow goes on). Runs from before that picked with a local activity, then ended the task
  * with a 1 ms timer (`seat-choice-durable`), or, earlier still, held right after the pick.
  */
-async function reserve(input: PurchaseInput): Promise<Hold> {
+async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
   if (input.seatId || !patched('seat-choice-recorded')) {
+    claiming();
     return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
   }
   const pickedByActivity = patched('seat-choice-activity');
@@ -139,6 +143,7 @@ async function reserve(input: PurchaseInput): Promise<Hold> {
     const pickInput = { eventId, purchaseId, exclude: tried };
     const picked = await (pickedByActivity ? picker.pickSeats(pickInput) : local.pickSeats(pickInput));
     if (timerAfterPick && picked.length > 0) await sleep(1);
+    claiming();
     for (const seatId of picked) {
       tried.push(seatId);
       try {
@@ -162,6 +167,11 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   if (input.requestDigest) status.requestDigest = input.requestDigest;
   if (input.admission) status.position = input.admission.position;
   const queue = admissionReporter(input);
+  // The waiting room hears of the admission's use along with the first seat claim, not before the pick:
+  // a local activity holds back the commands of its workflow task, and under load a message to the busy
+  // queue entity took about a second. Runs from before told it first.
+  const useWithClaim = patched('admission-used-with-claim');
+  if (!useWithClaim) void queue.use();
   const { chargePayment } = proxyActivities<PurchaseActivities>({
     startToCloseTimeout: input.paymentTimeoutMs,
     // A hanging gateway gets two attempts, then the fan is answered and the seat goes back on sale.
@@ -227,7 +237,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
-      const hold = await CancellationScope.nonCancellable(() => reserve(input));
+      const hold = await CancellationScope.nonCancellable(() => reserve(input, () => void queue.use()));
       compensations.push({
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
