@@ -209,6 +209,7 @@ async function main(): Promise<number> {
         machine: machine(),
         usage,
         historyEvents: history.events,
+        timeline: history.timeline,
         soldOutAt: queue.soldOutAt,
         ceiling,
       });

@@ -9,6 +9,7 @@ import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
 import { cpuSeconds, rssMiB } from '../proc';
 import type { DropOptions, DropResult, Sample } from './simulator';
+import { TimelineBuilder, type Timeline } from './timeline';
 
 export interface Percentiles {
   p50: number;
@@ -58,6 +59,8 @@ export interface DropReport {
   /** The same while the crowd arrived (the arrival window). */
   crowdCpuPercent?: Record<string, number>;
   historyEventsPerTicket: number;
+  /** Where the purchases spent their time, from their histories (older reports lack it). */
+  timeline?: Timeline;
   purchasesPerSec: number;
   ceiling?: CeilingFigures & { fraction: number };
   audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
@@ -136,33 +139,62 @@ export function watchProcesses(
   };
 }
 
-/** History events and workflow tasks of every workflow of the event (seats, queue, event, purchases, confirmations). */
+/**
+ * History events and workflow tasks of every workflow of the event (seats, queue, event, purchases,
+ * confirmations), and where the purchases spent their time.
+ */
 export async function historyEvents(
   client: Client,
   eventId: string,
-): Promise<{ events: number; workflowTasks: number }> {
-  const runs: { workflowId: string; runId: string }[] = [];
+): Promise<{ events: number; workflowTasks: number; timeline: Timeline }> {
+  const runs: { workflowId: string; runId: string; type: string }[] = [];
   const query = `${EVENT_ID_SEARCH_ATTRIBUTE.name} = '${eventId}'`;
   for await (const wf of client.workflow.list({ query }))
-    runs.push({ workflowId: wf.workflowId, runId: wf.runId });
-  const counts = await mapLimit(runs, 16, async ({ workflowId, runId }) => {
+    runs.push({ workflowId: wf.workflowId, runId: wf.runId, type: wf.type });
+  const timeline = new TimelineBuilder();
+  const counts = await mapLimit(runs, 16, async ({ workflowId, runId, type }) => {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events = history.events ?? [];
+    timeline.add(type, events);
     const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
     return { events: events.length, workflowTasks: tasks };
   });
-  return counts.reduce(
-    (a, b) => ({ events: a.events + b.events, workflowTasks: a.workflowTasks + b.workflowTasks }),
-    {
-      events: 0,
-      workflowTasks: 0,
-    },
-  );
+  return {
+    events: counts.reduce((a, b) => a + b.events, 0),
+    workflowTasks: counts.reduce((a, b) => a + b.workflowTasks, 0),
+    timeline: timeline.build(),
+  };
 }
 
 function stackRss(peaks: Record<string, number>): number | null {
   const stack = Object.entries(peaks).filter(([name]) => name !== LOAD_GENERATOR);
   return stack.length === 0 ? null : stack.reduce((a, [, mib]) => a + mib, 0);
+}
+
+/** Where a purchase's time went: means over the drop's purchases, from their histories. */
+function timelineLines(timeline?: Timeline): string[] {
+  if (!timeline || timeline.purchase.purchases === 0) return [];
+  const p = timeline.purchase;
+  const part = (name: string, ms: number) =>
+    `| ${name} | ${ms} | ${Math.round((ms / Math.max(1, p.totalMs)) * 100)} % |`;
+  return [
+    '',
+    `Where a purchase's time went (mean of ${p.purchases} purchases, from their histories; a step's own work is inside these):`,
+    '',
+    '| part | ms | share |',
+    '|---|---:|---:|',
+    part('workflow tasks waiting for the worker', p.taskWaitMs),
+    part(
+      'inside workflow tasks (local activities: seat claims, projections, waiting-room messages)',
+      p.taskRunMs,
+    ),
+    part('activities waiting for the worker', p.activityWaitMs),
+    part('activities running (seat pick, payment, undo steps)', p.activityRunMs),
+    part('confirmation child starting', p.childStartMs),
+    part('first to last history event', p.totalMs),
+    '',
+    `Seat entity tasks (a claim waits for one): ${timeline.seatTasks.tasks} tasks, ${timeline.seatTasks.waitMs} ms waiting for the worker and ${timeline.seatTasks.runMs} ms inside on average.`,
+  ];
 }
 
 export function buildReport(input: {
@@ -172,6 +204,7 @@ export function buildReport(input: {
   machine: string;
   usage: ProcessUsage;
   historyEvents: number;
+  timeline?: Timeline;
   soldOutAt?: number;
   ceiling?: CeilingFigures;
 }): DropReport {
@@ -224,6 +257,7 @@ export function buildReport(input: {
     cpuPercent: input.usage.cpuPercent,
     crowdCpuPercent: input.usage.crowdCpuPercent,
     historyEventsPerTicket: round(input.historyEvents / Math.max(1, audit.figures.sold)),
+    timeline: input.timeline,
     purchasesPerSec,
     ceiling: input.ceiling
       ? { ...input.ceiling, fraction: Math.round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
@@ -337,6 +371,7 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'
     }.`,
+    ...timelineLines(report.timeline),
     '',
     `Peak RSS (MiB): ${Object.entries(report.peakRssMiB)
       .map(([k, v]) => `${k} ${v}`)
