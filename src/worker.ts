@@ -63,8 +63,8 @@ async function main(): Promise<void> {
       // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task),
       // and a workflow task keeps its slot until its local activities are done. With too few slots the
       // waiting claims hold every slot and the entities' tasks wait for one: plenty of slots (400 by
-      // default, 4× a drop's purchases in flight), and pollers enough to fill them (50; the SDK's 10 left
-      // a drop's tasks waiting 4 s per purchase for a worker). They are mostly idle I/O.
+      // default, 4× a drop's purchases in flight), and pollers to fill them (50 and 20 instead of the
+      // SDK's 10 each). They are mostly idle I/O. Measurements: docs/BENCHMARKS.md.
       maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
       maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
       maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
