@@ -9,6 +9,7 @@ import {
   rolloverQueueSignal,
   type QueueView,
 } from '../../src/entities/queue/contract';
+import { decodeFirst } from '../../src/inspect/history';
 import { joinQueue, queueMe, runFan, type FanRecord } from '../support/fans';
 import {
   createTestEvent,
@@ -165,6 +166,40 @@ describe('waiting room', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("tells the waiting room of an admission's use with the first seat claim: nothing holds back the pick", async () => {
+    const eventId = await queueEvent({ rows: 1, seatsPerRow: 5, maxActivePurchases: 5 });
+    const record = await runFan(stack, eventId, { fanId: 'fan-1' });
+    expect(record.purchase?.state).toBe('completed');
+    const history = await stack.client.workflow.getHandle(record.purchase!.purchaseId).fetchHistory();
+    const events = history.events ?? [];
+    const localActivity = (event: (typeof events)[number]): string | undefined => {
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity') return undefined;
+      return (decodeFirst(marker.details?.data) as { activity_type?: string } | undefined)?.activity_type;
+    };
+    const pick = events.findIndex(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pickSeats',
+    );
+    const pickId = Number(events[pick]?.eventId);
+    const picked = events.findIndex(
+      (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === pickId,
+    );
+    const told = events.findIndex((e) => localActivity(e) === 'tellQueue');
+    const claimed = events.findIndex((e) => localActivity(e) === 'reserveSeat');
+    // A local activity holds back its workflow task's commands until it is done: the message to the busy
+    // queue entity goes out with the claim, in the task after the pick, not in the task that schedules it.
+    expect(pick).toBeGreaterThan(0);
+    expect(picked).toBeGreaterThan(pick);
+    expect(told).toBeGreaterThan(picked);
+    expect(claimed).toBeGreaterThan(picked);
+    // And the waiting room heard of both the use and the end: the slot is free again.
+    const view = await eventually(async () => {
+      const v = await snapshot(eventId);
+      return v.sold === 1 && v.purchasing === 0 ? v : undefined;
+    });
+    expect(view).toMatchObject({ sold: 1, purchasing: 0 });
   });
 
   it('keeps every place and admission when Redis is flushed mid-drop', async () => {
