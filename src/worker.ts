@@ -87,7 +87,8 @@ async function main(): Promise<void> {
         namespace: temporal.namespace,
         workflowBundle,
         activities,
-        // 0 (no watchdog) needs patches/@temporalio+worker+1.24.0.patch, applied on install: see patches/README.md.
+        // 0 (no watchdog) needs patches/@temporalio+worker+1.24.0.patch, applied on install
+        // (patches/README.md).
         isolateExecutionTimeout: config.tuning.deadlockTimeoutMs,
         ...options,
       }),

@@ -6,6 +6,7 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { SEAT_WORKFLOW_TYPE } from '../../src/entities/seat/contract';
+import { toMs } from '../../src/inspect/history';
 import { PURCHASE_WORKFLOW_TYPE } from '../../src/sagas/purchase/contract';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -35,11 +36,6 @@ export interface Timeline {
   seatTasks: TaskTimes;
 }
 
-const millis = (event: HistoryEvent): number => {
-  const t = event.eventTime;
-  return t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 0;
-};
-
 /** The ms between each closing event and the event it refers to, summed per kind. */
 export function historyTimes(events: HistoryEvent[]): {
   totalMs: number;
@@ -53,10 +49,10 @@ export function historyTimes(events: HistoryEvent[]): {
   for (const event of events) byId.set(Number(event.eventId), event);
   const since = (event: HistoryEvent, id: unknown) => {
     const from = byId.get(Number(id));
-    return from ? millis(event) - millis(from) : 0;
+    return from ? toMs(event.eventTime) - toMs(from.eventTime) : 0;
   };
   const times = {
-    totalMs: events.length ? millis(events[events.length - 1]) - millis(events[0]) : 0,
+    totalMs: events.length ? toMs(events[events.length - 1].eventTime) - toMs(events[0].eventTime) : 0,
     taskWaits: [] as number[],
     taskRuns: [] as number[],
     activityWaitMs: 0,

@@ -3,9 +3,9 @@
  * activities, and so do the callers of a seat's claims with the seat's own answer (so the seat can
  * answer without waiting for a projection). Every write carries the entity's monotonic version: a Lua
  * script compares and sets atomically, so a stale write never overwrites a newer one and the per-event
- * counters move in the same step as the seat record they count. All keys of one event share a hash tag, so the scripts also
- * run on a Redis Cluster. Each change is published on the event's change feed (see changes.ts) by the
- * script that writes it, and the seats sold per second go to the chart's history.
+ * counters move in the same step as the seat record they count. All keys of one event share a hash
+ * tag, so the scripts also run on a Redis Cluster. Each change is published on the event's change feed
+ * (see changes.ts) by the script that writes it, and the seats sold per second go to the chart's history.
  */
 import type { RedisClient } from './redis';
 import type { EventDefinition } from '../entities/event/contract';
