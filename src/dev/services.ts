@@ -146,6 +146,10 @@ export async function startTemporalDevServer(opts: {
   }
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
     args.push('--search-attribute', `${name}=${type}`);
+  // The dev server re-reads the search attributes from its store on every read of them (so that attributes
+  // added at runtime show at once). Ours are all registered above, at start; the re-reads were a query on
+  // the store's single SQLite connection for every workflow start and search-attribute upsert.
+  args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   const service = spawnService('temporal', opts.bin, args, { logFile: opts.logFile });
   const address = `${HOST}:${opts.port}`;
   await until(
