@@ -28,6 +28,7 @@ import { ROOT } from '../src/dev/provision';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 import { measureCeiling } from './drop/ceiling';
+import { readStore, storeFigures, type StoreCounters } from './drop/store';
 import {
   dashboardSection,
   watchDashboard,
@@ -94,6 +95,10 @@ async function main(): Promise<number> {
   const worker = loadWorkerConfig(env);
   const temporal = loadTemporalConfig(env);
   const client = await connectClient(temporal);
+  // The store figures need the server's metrics: `npm start`'s dev server publishes them.
+  const metricsUrl =
+    env.TICKETDROP_TEMPORAL_METRICS_URL ??
+    (temporal.address === stack.temporalAddress ? stack.temporalMetricsUrl : undefined);
   const redis = createRedis(loadRedisConfig(env));
   const store = new ProviderStore(worker.providersDb);
   const reportsDir = path.join(ROOT, 'reports');
@@ -141,21 +146,24 @@ async function main(): Promise<number> {
       const stopWatching = watchProcesses({ ...pids, [LOAD_GENERATOR]: process.pid });
       let dashboard: DashboardWatch | undefined;
       const browser = chromium;
+      let storeBefore: StoreCounters | undefined;
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
-        beforeCrowd: browser
-          ? async () => {
-              dashboard = await watchDashboard(browser, {
-                api,
-                eventId: options.eventId,
-                seats: options.seats,
-                screenshot:
-                  run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
-              });
-            }
-          : undefined,
+        beforeCrowd: async () => {
+          storeBefore = await readStore(metricsUrl);
+          if (browser) {
+            dashboard = await watchDashboard(browser, {
+              api,
+              eventId: options.eventId,
+              seats: options.seats,
+              screenshot:
+                run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
+            });
+          }
+        },
       });
+      const storeAfter = await readStore(metricsUrl);
       const usage = stopWatching({
         from: result.openedAt,
         to: result.openedAt + options.windowSec * 1000,
@@ -200,6 +208,7 @@ async function main(): Promise<number> {
           perPurchase,
           options.maxActivePurchases,
           CEILING_SECONDS,
+          metricsUrl,
         );
       }
       const dropReport = buildReport({
@@ -212,6 +221,7 @@ async function main(): Promise<number> {
         timeline: history.timeline,
         soldOutAt: queue.soldOutAt,
         ceiling,
+        store: storeFigures(storeBefore, storeAfter, report.figures.purchases),
       });
       reports.push(dropReport);
       const base = path.join(reportsDir, options.eventId);
@@ -282,6 +292,9 @@ async function publish(reports: DropReport[]): Promise<void> {
     ['ceiling (minimal workflows per second)', (r) => r.ceiling?.probesPerSec],
     ['purchases/s ÷ ceiling', (r) => r.ceiling?.fraction],
     ['history events per ticket sold', (r) => r.historyEventsPerTicket],
+    ['Temporal store calls per purchase', (r) => r.store?.callsPerUnit],
+    ['… in flight on average', (r) => r.store?.inFlight],
+    ['… per minimal workflow (ceiling)', (r) => r.ceiling?.store?.callsPerUnit],
     ['whole stack peak RSS (MiB)', (r) => r.wholeStackPeakRssMiB],
   ];
   const chart = 'img/drop-chart.svg';

@@ -7,6 +7,7 @@
 import type { Client } from '@temporalio/client';
 import { CEILING_WORKFLOW_TYPE, probeEvents, probeShape } from '../../src/probes/ceiling/workflow';
 import type { CeilingFigures } from './report';
+import { readStore, storeFigures } from './store';
 
 export async function measureCeiling(
   client: Client,
@@ -14,12 +15,15 @@ export async function measureCeiling(
   perPurchase: { events: number; workflowTasks: number },
   inFlight: number,
   seconds: number,
+  /** The server's metrics, for the store calls each probe cost. */
+  metricsUrl?: string,
 ): Promise<CeilingFigures> {
   const shape = probeShape(perPurchase.events, perPurchase.workflowTasks);
   const run = Date.now().toString(36);
   const deadline = Date.now() + seconds * 1000;
   let next = 0;
   let completed = 0;
+  const storeBefore = await readStore(metricsUrl);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -34,10 +38,12 @@ export async function measureCeiling(
     }),
   );
   const elapsedSec = (performance.now() - start) / 1000;
+  const store = storeFigures(storeBefore, await readStore(metricsUrl), completed);
   return {
     probesPerSec: Math.round((completed / elapsedSec) * 10) / 10,
     eventsPerProbe: probeEvents(shape),
     workflowTasksPerProbe: shape.steps + 1,
     inFlight,
+    ...(store ? { store } : {}),
   };
 }

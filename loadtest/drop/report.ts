@@ -9,6 +9,7 @@ import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
 import { cpuSeconds, rssMiB } from '../proc';
 import type { DropOptions, DropResult, Sample } from './simulator';
+import type { StoreFigures } from './store';
 import { TimelineBuilder, type Timeline } from './timeline';
 
 export interface Percentiles {
@@ -24,6 +25,8 @@ export interface CeilingFigures {
   eventsPerProbe: number;
   workflowTasksPerProbe: number;
   inFlight: number;
+  /** Store calls per probe, and calls in flight, while the probe ran. */
+  store?: StoreFigures;
 }
 
 export interface DropReport {
@@ -63,6 +66,8 @@ export interface DropReport {
   timeline?: Timeline;
   purchasesPerSec: number;
   ceiling?: CeilingFigures & { fraction: number };
+  /** The Temporal server's store from the crowd's arrival until every fan had an answer (per purchase). */
+  store?: StoreFigures;
   audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
   samples: Sample[];
 }
@@ -197,6 +202,13 @@ function timelineLines(timeline?: Timeline): string[] {
   ];
 }
 
+/** Store calls per unit, and how many were in flight on average (above 1: queued for the store). */
+function storeCell(store: StoreFigures | undefined): string {
+  return store
+    ? `${store.callsPerUnit} (${store.inFlight} calls in flight on average)`
+    : 'not measured (no server metrics)';
+}
+
 export function buildReport(input: {
   options: DropOptions;
   result: DropResult;
@@ -207,6 +219,7 @@ export function buildReport(input: {
   timeline?: Timeline;
   soldOutAt?: number;
   ceiling?: CeilingFigures;
+  store?: StoreFigures;
 }): DropReport {
   const { options, result, audit } = input;
   const finals: Record<string, number> = {};
@@ -262,6 +275,7 @@ export function buildReport(input: {
     ceiling: input.ceiling
       ? { ...input.ceiling, fraction: Math.round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
       : undefined,
+    store: input.store,
     audit: {
       ok: audit.ok,
       invariants: audit.invariants.map(({ name, ok, counts }) => ({ name, ok, counts })),
@@ -352,6 +366,8 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
       ],
       ['purchases/s as a fraction of the ceiling', report.ceiling?.fraction ?? '–'],
       ['Temporal history events per ticket sold', report.historyEventsPerTicket],
+      ['Temporal store calls per purchase (the drop)', storeCell(report.store)],
+      ['Temporal store calls per minimal workflow (the ceiling)', storeCell(report.ceiling?.store)],
       ['HTTP 5xx', report.http5xx],
       ['requests without an HTTP answer', report.networkErrors],
     ]),

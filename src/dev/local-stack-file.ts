@@ -17,6 +17,8 @@ export interface LocalStackFile {
   apiUrl: string;
   /** The Temporal web UI, when `npm start` started the dev server. */
   temporalUiUrl?: string;
+  /** The dev server's Prometheus metrics; the drop reads its store figures there. */
+  temporalMetricsUrl?: string;
   providersDb: string;
   /** Process ids by service name (temporal, redis, worker, api). */
   pids: Record<string, number>;

@@ -118,6 +118,8 @@ export function spawnService(
 export interface TemporalServer extends Service {
   address: string;
   uiUrl?: string;
+  /** The server's Prometheus metrics (`/metrics`), when a port was asked for. */
+  metricsUrl?: string;
 }
 
 export async function startTemporalDevServer(opts: {
@@ -125,12 +127,15 @@ export async function startTemporalDevServer(opts: {
   port: number;
   /** Omit for a headless server (tests). */
   uiPort?: number;
+  /** Omit for a random port nobody is told of. */
+  metricsPort?: number;
   /** Omit for an in-memory store (tests). */
   dbFile?: string;
   logFile?: string;
 }): Promise<TemporalServer> {
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(opts.port), '--log-level', 'warn'];
   args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.metricsPort) args.push('--metrics-port', String(opts.metricsPort));
   if (opts.dbFile) {
     // Write-ahead log, synced at checkpoints: SQLite's default rollback journal syncs several times per
     // transaction and serializes every write, which made the file-backed server 3× slower than in memory.
@@ -168,7 +173,12 @@ export async function startTemporalDevServer(opts: {
     60_000,
     service,
   );
-  return { ...service, address, uiUrl: opts.uiPort ? `http://${HOST}:${opts.uiPort}` : undefined };
+  return {
+    ...service,
+    address,
+    uiUrl: opts.uiPort ? `http://${HOST}:${opts.uiPort}` : undefined,
+    metricsUrl: opts.metricsPort ? `http://${HOST}:${opts.metricsPort}/metrics` : undefined,
+  };
 }
 
 function redisPing(port: number): Promise<boolean> {

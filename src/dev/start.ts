@@ -103,22 +103,26 @@ async function main(): Promise<void> {
     };
 
     let uiUrl = '(remote cluster: see its own UI)';
+    let metricsUrl: string | undefined;
     if (!process.env.TEMPORAL_ADDRESS) {
       const bin = ensureTemporalCli();
       const port = await portOrFree(7233);
       const uiPort = await portOrFree(port + 1000);
+      const metricsPort = await portOrFree(port + 2000);
       console.log(`Starting the Temporal dev server on ${HOST}:${port} (state in .data/temporal.sqlite)…`);
       const temporal = track(
         await startTemporalDevServer({
           bin,
           port,
           uiPort,
+          metricsPort,
           dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
           logFile: path.join(logs, 'temporal.log'),
         }),
       );
       env.TEMPORAL_ADDRESS = temporal.address;
       uiUrl = temporal.uiUrl ?? uiUrl;
+      metricsUrl = temporal.metricsUrl;
       // The dashboard links seats to this UI (a remote cluster's is set with TICKETDROP_TEMPORAL_UI_URL).
       env.TICKETDROP_TEMPORAL_UI_URL ??= temporal.uiUrl;
     }
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
       redisUrl: env.REDIS_URL!,
       apiUrl,
       temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
+      temporalMetricsUrl: metricsUrl,
       providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
       pids: Object.fromEntries(started.flatMap((s) => (s.child.pid ? [[s.name, s.child.pid]] : []))),
     });
