@@ -1,0 +1,32 @@
+/**
+ * Purchases recorded by earlier versions of the saga replay with today's workflow code: a change to the
+ * saga's commands that forgets its `patched()` fails here before it fails a purchase in flight. The
+ * histories in test/fixtures/histories were taken from real drops (`temporal workflow show --output json`);
+ * the file name says which code recorded it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
+
+const DIR = path.join(__dirname, '..', 'fixtures', 'histories');
+const files = readdirSync(DIR).filter((file) => file.endsWith('.json'));
+
+describe("recorded purchases replay with today's workflow code", () => {
+  let workflowBundle: WorkflowBundle;
+  beforeAll(async () => {
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
+  }, 120_000);
+
+  it('has histories to replay', () => {
+    expect(files.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(files)('%s', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle }, history, file);
+  });
+});
