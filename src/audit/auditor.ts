@@ -105,6 +105,26 @@ export function auditCaches(redis: RedisClient): NonNullable<AuditDeps['caches']
   return { seats: new SeatCache(redis), queue: new QueueCache(redis), purchases: new PurchaseCache(redis) };
 }
 
+/**
+ * Reads an entity and then its cached version until the two agree, at most `tries` times: an entity may
+ * still change while the audit reads it (after a drop, a waiting room goes on lapsing unused admissions)
+ * and its cache follows each change a moment later, so a single read of each can catch them apart.
+ * Returns the last pair read; a cache that never catches up is still told apart.
+ */
+export async function readSettled<T>(
+  readEntity: () => Promise<T>,
+  version: (entity: T) => number,
+  readCachedVersion: () => Promise<number | undefined>,
+  { tries = 5, pauseMs = 200 }: { tries?: number; pauseMs?: number } = {},
+): Promise<{ entity: T; cachedVersion: number | undefined }> {
+  for (let attempt = 1; ; attempt++) {
+    const entity = await readEntity();
+    const cachedVersion = await readCachedVersion();
+    if (cachedVersion === version(entity) || attempt >= tries) return { entity, cachedVersion };
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
 /** Reads the event's truth from its entities, its purchases and the ledger (and the cache, to compare). */
 export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Truth> {
   const { client, store, caches, concurrency = 16 } = deps;
@@ -136,10 +156,24 @@ export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Tru
   }));
 
   let queue: Truth['queue'];
+  let queueVersion: number | undefined;
   if (definition.admission === 'queue') {
     const handle = client.workflow.getHandle(queueWorkflowId(eventId));
-    const { log, dropped } = await handle.query(queueAdmissionLogQuery);
-    queue = { view: await handle.query(queueSnapshotQuery), log, logDropped: dropped };
+    const read = async () => {
+      const { log, dropped } = await handle.query(queueAdmissionLogQuery);
+      return { view: await handle.query(queueSnapshotQuery), log, logDropped: dropped };
+    };
+    if (caches) {
+      const settled = await readSettled(
+        read,
+        (q) => q.view.version,
+        async () => (await caches.queue.get(eventId))?.version,
+      );
+      queue = settled.entity;
+      queueVersion = settled.cachedVersion;
+    } else {
+      queue = await read();
+    }
   }
 
   const truth: Truth = {
@@ -160,7 +194,7 @@ export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Tru
     truth.cache = {
       seats: await caches.seats.getSeats(eventId),
       counts: await caches.seats.getCounts(eventId),
-      queueVersion: (await caches.queue.get(eventId))?.version,
+      queueVersion,
       purchases: cachedPurchases,
     };
   }
