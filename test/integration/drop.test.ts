@@ -7,6 +7,7 @@ import { audit, auditCaches, type AuditReport } from '../../src/audit/auditor';
 import { holdSeatUpdate, seatWorkflowId } from '../../src/entities/seat/contract';
 import type { ProviderStore } from '../../src/providers/store';
 import { runDrop } from '../../loadtest/drop/simulator';
+import { readStore, storeFigures } from '../../loadtest/drop/store';
 import {
   createTestEvent,
   finalStatus,
@@ -48,6 +49,8 @@ describe('the drop, small', () => {
     await stack.app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = stack.app.server.address() as AddressInfo;
     const eventId = uniqueId('drop');
+    const metricsUrl = process.env.TICKETDROP_TEMPORAL_METRICS_URL;
+    const storeBefore = await readStore(metricsUrl);
     const result = await runDrop({
       api: `http://127.0.0.1:${port}`,
       adminToken: process.env.TICKETDROP_ADMIN_TOKEN!,
@@ -62,6 +65,7 @@ describe('the drop, small', () => {
       eventId,
       deadlineSec: 150,
     });
+    const storeAfter = await readStore(metricsUrl);
 
     const unanswered = result.fans.filter((f) => f.final === 'unanswered');
     expect(unanswered.map((f) => f.fanId)).toEqual([]);
@@ -80,6 +84,10 @@ describe('the drop, small', () => {
       admissionInversions: 0,
       cacheMismatches: 0,
     });
+    // The report's store figures, read from the dev server's own metrics.
+    const figures = storeFigures(storeBefore, storeAfter, report.figures.purchases);
+    expect(figures?.callsPerUnit).toBeGreaterThan(10);
+    expect(figures?.inFlight).toBeGreaterThan(0);
   }, 240_000);
 });
 

@@ -29,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
   const temporal = await startTemporalDevServer({
     bin: temporalBin,
     port: await freePort(),
+    metricsPort: await freePort(),
     logFile: path.join(logs, 'temporal.log'),
   });
   services.unshift(temporal);
@@ -42,6 +43,7 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',
+    TICKETDROP_TEMPORAL_METRICS_URL: temporal.metricsUrl,
     TICKETDROP_TASK_QUEUE: 'ticketdrop-test',
     REDIS_URL: redis.url,
     TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
