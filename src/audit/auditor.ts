@@ -4,6 +4,7 @@
  * TicketDrop's promises one invariant at a time. The cache is read only to check that it agrees.
  * `gatherTruth` does the reading, `checkInvariants` is pure, so tests can also audit planted facts.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { PurchaseCache } from '../cache/purchase-cache';
 import { QueueCache } from '../cache/queue-cache';
@@ -121,7 +122,7 @@ export async function readSettled<T>(
     const entity = await readEntity();
     const cachedVersion = await readCachedVersion();
     if (cachedVersion === version(entity) || attempt >= tries) return { entity, cachedVersion };
-    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    await sleep(pauseMs);
   }
 }
 
