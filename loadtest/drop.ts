@@ -28,7 +28,7 @@ import { ROOT } from '../src/dev/provision';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 import { measureCeiling } from './drop/ceiling';
-import { readStore, storeFigures, type StoreCounters } from './drop/store';
+import { storeFigures } from './drop/store';
 import {
   dashboardSection,
   watchDashboard,
@@ -146,24 +146,22 @@ async function main(): Promise<number> {
       const stopWatching = watchProcesses({ ...pids, [LOAD_GENERATOR]: process.pid });
       let dashboard: DashboardWatch | undefined;
       const browser = chromium;
-      let storeBefore: StoreCounters | undefined;
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
-        beforeCrowd: async () => {
-          storeBefore = await readStore(metricsUrl);
-          if (browser) {
-            dashboard = await watchDashboard(browser, {
-              api,
-              eventId: options.eventId,
-              seats: options.seats,
-              screenshot:
-                run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
-            });
-          }
-        },
+        metricsUrl,
+        beforeCrowd: browser
+          ? async () => {
+              dashboard = await watchDashboard(browser, {
+                api,
+                eventId: options.eventId,
+                seats: options.seats,
+                screenshot:
+                  run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
+              });
+            }
+          : undefined,
       });
-      const storeAfter = await readStore(metricsUrl);
       const usage = stopWatching({
         from: result.openedAt,
         to: result.openedAt + options.windowSec * 1000,
@@ -221,7 +219,7 @@ async function main(): Promise<number> {
         timeline: history.timeline,
         soldOutAt: queue.soldOutAt,
         ceiling,
-        store: storeFigures(storeBefore, storeAfter, report.figures.purchases),
+        store: storeFigures(result.store.before, result.store.after, report.figures.purchases),
       });
       reports.push(dropReport);
       const base = path.join(reportsDir, options.eventId);

@@ -44,6 +44,6 @@ export async function measureCeiling(
     eventsPerProbe: probeEvents(shape),
     workflowTasksPerProbe: shape.steps + 1,
     inFlight,
-    ...(store ? { store } : {}),
+    store,
   };
 }

@@ -9,6 +9,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import { seatIds } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
+import { readStore, type StoreCounters } from './store';
 
 export type PaymentOutcome = 'ok' | 'declined' | 'timeout' | 'flaky';
 const TOKENS: Record<PaymentOutcome, string> = {
@@ -35,6 +36,8 @@ export interface DropOptions {
   onProgress?: (progress: DropProgress) => void;
   /** Runs once the event exists, before the first fan arrives (e.g. opening its dashboard). */
   beforeCrowd?: () => Promise<void>;
+  /** The Temporal server's Prometheus metrics: its store's counters are read around the crowd. */
+  metricsUrl?: string;
 }
 
 export interface DropProgress {
@@ -76,6 +79,8 @@ export interface DropResult {
   latency: { join: hdr.Histogram; poll: hdr.Histogram; purchase: hdr.Histogram };
   statuses: Record<string, number>;
   samples: Sample[];
+  /** The store's counters before the first fan arrived and after the last answer (with `metricsUrl`). */
+  store: { before?: StoreCounters; after?: StoreCounters };
 }
 
 const FINAL_QUEUE_STATES = ['done', 'expired', 'sold-out'];
@@ -186,6 +191,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   });
   const seatsReadySec = (Date.now() - createdAt) / 1000;
   await options.beforeCrowd?.();
+  const storeBefore = await readStore(options.metricsUrl);
 
   // The crowd, fixed by the seed: arrival times, payment outcomes, who walks away.
   const mix = Object.entries(options.paymentMix) as [PaymentOutcome, number][];
@@ -327,5 +333,6 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   sampling = false;
   await sampler;
   await agent.close();
-  return { eventId, openedAt, seatsReadySec, fans, latency, statuses, samples };
+  const store = { before: storeBefore, after: await readStore(options.metricsUrl) };
+  return { eventId, openedAt, seatsReadySec, fans, latency, statuses, samples, store };
 }

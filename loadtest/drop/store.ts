@@ -2,8 +2,8 @@
  * What the Temporal server's store did during a stretch of a drop, from the server's own Prometheus
  * metrics (`persistence_latency` and `visibility_persistence_latency`, every operation and service):
  * how many store calls each purchase (or each ceiling probe) cost, and how many calls were in flight on
- * average (their summed duration over the wall time). The dev server keeps its state in one SQLite file
- * behind a single connection, so a figure above 1 means calls queued for that connection.
+ * average (their summed duration over the wall time). The dev server keeps its state in one SQLite file,
+ * with a single connection per store, so a figure above 1 means calls queued for the store.
  */
 
 export interface StoreCounters {

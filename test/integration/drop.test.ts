@@ -7,7 +7,7 @@ import { audit, auditCaches, type AuditReport } from '../../src/audit/auditor';
 import { holdSeatUpdate, seatWorkflowId } from '../../src/entities/seat/contract';
 import type { ProviderStore } from '../../src/providers/store';
 import { runDrop } from '../../loadtest/drop/simulator';
-import { readStore, storeFigures } from '../../loadtest/drop/store';
+import { storeFigures } from '../../loadtest/drop/store';
 import {
   createTestEvent,
   finalStatus,
@@ -49,8 +49,6 @@ describe('the drop, small', () => {
     await stack.app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = stack.app.server.address() as AddressInfo;
     const eventId = uniqueId('drop');
-    const metricsUrl = process.env.TICKETDROP_TEMPORAL_METRICS_URL;
-    const storeBefore = await readStore(metricsUrl);
     const result = await runDrop({
       api: `http://127.0.0.1:${port}`,
       adminToken: process.env.TICKETDROP_ADMIN_TOKEN!,
@@ -64,8 +62,8 @@ describe('the drop, small', () => {
       maxActivePurchases: 20,
       eventId,
       deadlineSec: 150,
+      metricsUrl: process.env.TICKETDROP_TEMPORAL_METRICS_URL,
     });
-    const storeAfter = await readStore(metricsUrl);
 
     const unanswered = result.fans.filter((f) => f.final === 'unanswered');
     expect(unanswered.map((f) => f.fanId)).toEqual([]);
@@ -85,7 +83,7 @@ describe('the drop, small', () => {
       cacheMismatches: 0,
     });
     // The report's store figures, read from the dev server's own metrics.
-    const figures = storeFigures(storeBefore, storeAfter, report.figures.purchases);
+    const figures = storeFigures(result.store.before, result.store.after, report.figures.purchases);
     expect(figures?.callsPerUnit).toBeGreaterThan(10);
     expect(figures?.inFlight).toBeGreaterThan(0);
   }, 240_000);
