@@ -227,7 +227,10 @@ async function main(): Promise<number> {
       writeFileSync(`${base}.svg`, await renderChart(dropReport.samples, `Drop ${options.eventId}`));
       writeFileSync(`${base}.md`, renderMarkdown(dropReport, `${options.eventId}.svg`));
       console.log(`  report: ${base}.md (.json, .svg)`);
-      for (const t of targetsMet(dropReport)) console.log(`  ${t.met ? 'met   ' : 'missed'} ${t.target}`);
+      for (const t of targetsMet(dropReport)) {
+        console.log(`  ${t.met ? 'met   ' : 'missed'} ${t.target}`);
+        if (t.stoppedBy) console.log(`         what stops it: ${t.stoppedBy}`);
+      }
     }
     if (values.publish) await publish(reports);
     if (dashboardRuns.length > 0) {
@@ -293,6 +296,8 @@ async function publish(reports: DropReport[]): Promise<void> {
     ['Temporal store calls per purchase', (r) => r.store?.callsPerUnit],
     ['… in flight on average', (r) => r.store?.inFlight],
     ['… per minimal workflow (ceiling)', (r) => r.ceiling?.store?.callsPerUnit],
+    ['Temporal store time per purchase (ms)', (r) => r.store?.msPerUnit],
+    ['… per minimal workflow (ceiling)', (r) => r.ceiling?.store?.msPerUnit],
     ['whole stack peak RSS (MiB)', (r) => r.wholeStackPeakRssMiB],
   ];
   const chart = 'img/drop-chart.svg';

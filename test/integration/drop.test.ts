@@ -86,6 +86,10 @@ describe('the drop, small', () => {
     const figures = storeFigures(result.store.before, result.store.after, report.figures.purchases);
     expect(figures?.callsPerUnit).toBeGreaterThan(10);
     expect(figures?.inFlight).toBeGreaterThan(0);
+    // Every purchase is a new workflow: its state is loaded from the store, and its start and close are
+    // written to visibility.
+    expect(figures?.kinds?.workflowLoads.callsPerUnit).toBeGreaterThanOrEqual(1);
+    expect(figures?.kinds?.visibilityWrites.callsPerUnit).toBeGreaterThanOrEqual(2);
   }, 240_000);
 });
 

@@ -1,4 +1,4 @@
-import { parseStoreMetrics, storeFigures } from '../../loadtest/drop/store';
+import { parseStoreMetrics, storeFigures, type StoreCounters } from '../../loadtest/drop/store';
 
 // An excerpt of the Temporal server's /metrics, as the dev server publishes it.
 const METRICS = `# HELP persistence_latency persistence_latency histogram
@@ -17,16 +17,30 @@ service_latency_count{operation="StartWorkflowExecution",service_name="frontend"
 
 describe('the Temporal store figures of a drop', () => {
   it('sums calls and call time over every store and visibility operation, and nothing else', () => {
-    expect(parseStoreMetrics(METRICS, 5)).toEqual({ calls: 1150, seconds: 5, at: 5 });
+    expect(parseStoreMetrics(METRICS, 5)).toMatchObject({ calls: 1150, seconds: 5, at: 5 });
   });
 
-  it('gives calls per purchase and the calls in flight on average between two scrapes', () => {
-    const before = { calls: 1_000, seconds: 10, at: 0 };
-    const after = { calls: 31_000, seconds: 145, at: 90_000 };
-    expect(storeFigures(before, after, 600)).toEqual({ callsPerUnit: 50, inFlight: 1.5 });
+  it('splits out the kinds of call that cost the store most', () => {
+    const { kinds } = parseStoreMetrics(METRICS, 5);
+    expect(kinds.workflowWrites).toEqual({ calls: 1000, seconds: 2.5 });
+    expect(kinds.workflowLoads).toEqual({ calls: 100, seconds: 1.5 });
+    expect(kinds.visibilityWrites).toEqual({ calls: 50, seconds: 1 });
+    expect(kinds.currentRunLookups).toEqual({ calls: 0, seconds: 0 });
+  });
+
+  it('gives calls and call time per purchase, and the calls in flight on average, between two scrapes', () => {
+    const before = parseStoreMetrics('', 0);
+    const after: StoreCounters = {
+      ...parseStoreMetrics(METRICS, 90_000),
+      calls: 30_000,
+      seconds: 135,
+    };
+    const figures = storeFigures(before, after, 600);
+    expect(figures).toMatchObject({ callsPerUnit: 50, msPerUnit: 225, inFlight: 1.5 });
+    expect(figures?.kinds?.workflowLoads).toEqual({ callsPerUnit: 0.2, msPerUnit: 3 });
   });
 
   it('has no figures without both scrapes', () => {
-    expect(storeFigures(undefined, { calls: 1, seconds: 1, at: 1 }, 1)).toBeUndefined();
+    expect(storeFigures(undefined, parseStoreMetrics('', 1), 1)).toBeUndefined();
   });
 });
