@@ -3,13 +3,17 @@
  * metrics (`persistence_latency` and `visibility_persistence_latency`, every operation and service):
  * how many store calls each purchase (or each ceiling probe) cost, and how many calls were in flight on
  * average (their summed duration over the wall time). The dev server keeps its state in one SQLite file,
- * with a single connection per store, so a figure above 1 means calls queued for the store.
+ * and its SQLite plugin opens a single connection per file for the whole server (history, matching and
+ * visibility alike), so a figure above 1 means calls queued for the store.
  *
  * The calls are also split by kind (the operations that cost the store most in a drop's profile), so a
  * report can say where a purchase's store time goes that a probe's does not.
  */
 
-/** The kinds of store call a drop's profile singled out, by the server's operation names. */
+/**
+ * The kinds of store call a drop's profile singled out, by the server's operation names: visibility
+ * operations in `visibility_persistence_latency`, the others in `persistence_latency`.
+ */
 export const STORE_KINDS = {
   /** A workflow's state read back from the store: a new run's first use, or after the cache let it go. */
   workflowLoads: {
@@ -18,6 +22,7 @@ export const STORE_KINDS = {
   },
   visibilityWrites: {
     label: 'visibility records written (start, close, search attributes)',
+    visibility: true,
     operations: [
       'RecordWorkflowExecutionStarted',
       'RecordWorkflowExecutionClosed',
@@ -40,9 +45,15 @@ export const STORE_KINDS = {
 } as const;
 
 export type StoreKind = keyof typeof STORE_KINDS;
+/** "visibility:Op" or "Op", as the two metric families name their operations. */
+const seriesKey = (visibility: boolean, operation: string): string =>
+  visibility ? `visibility:${operation}` : operation;
 const KIND_OF = new Map<string, StoreKind>(
-  Object.entries(STORE_KINDS).flatMap(([kind, { operations }]) =>
-    operations.map((op): [string, StoreKind] => [op, kind as StoreKind]),
+  Object.entries(STORE_KINDS).flatMap(([kind, spec]) =>
+    spec.operations.map((op): [string, StoreKind] => [
+      seriesKey('visibility' in spec, op),
+      kind as StoreKind,
+    ]),
   ),
 );
 
@@ -77,7 +88,7 @@ export interface StoreFigures {
 }
 
 const SERIES = /^(visibility_)?persistence_latency_(sum|count)(\{[^}]*\})? (\S+)$/;
-const OPERATION = /operation="([^"]*)"/;
+const OPERATION = /[{,]operation="([^"]*)"/;
 
 const zeroKinds = (): Record<StoreKind, CallCount> =>
   Object.fromEntries(Object.keys(STORE_KINDS).map((kind) => [kind, { calls: 0, seconds: 0 }])) as Record<
@@ -93,7 +104,9 @@ export function parseStoreMetrics(text: string, at = Date.now()): StoreCounters 
     if (!match) continue;
     const value = Number(match[4]);
     if (!Number.isFinite(value)) continue;
-    const kind = KIND_OF.get(OPERATION.exec(match[3] ?? '')?.[1] ?? '');
+    const operation = OPERATION.exec(match[3] ?? '')?.[1];
+    const kind =
+      operation === undefined ? undefined : KIND_OF.get(seriesKey(match[1] !== undefined, operation));
     const field = match[2] === 'count' ? 'calls' : 'seconds';
     counters[field] += value;
     if (kind) counters.kinds[kind][field] += value;
