@@ -1,8 +1,9 @@
 /**
- * Purchases recorded by earlier versions of the saga replay with today's workflow code: a change to the
- * saga's commands that forgets its `patched()` fails here before it fails a purchase in flight. The
- * histories in test/fixtures/histories were taken from real drops (`temporal workflow show --output json`);
- * the file name says which code recorded it.
+ * Recorded purchases replay with today's workflow code: a change to the saga's commands that forgets its
+ * `patched()` fails here before it fails a purchase in flight. The histories in test/fixtures/histories
+ * were recorded by the saga's one code path on a real stack (`temporal workflow show --output json`); the
+ * file name says which outcome each one covers. Add the old code's histories before changing the saga
+ * (.cursorrules: patch, deprecate, remove).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -13,11 +13,9 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -126,23 +124,18 @@ function admissionReporter(input: PurchaseInput): {
  *
  * The pick must be history before any seat is touched: a workflow task lost after a hold (a worker
  * killed, a task timed out on a starved worker) would otherwise pick again on retry, get other seats from
- * the changed cache and leave the first hold behind. The pick is an activity (its result is history
- * before the workflow goes on). Runs from before that picked with a local activity, then ended the task
- * with a 1 ms timer (`seat-choice-durable`), or, earlier still, held right after the pick.
+ * the changed cache and leave the first hold behind. So the pick is an activity (its result is history
+ * before the workflow goes on), not a local one (whose result is history only once its task completes).
  */
-async function reserve(input: PurchaseInput, has: Changes, claiming: () => void): Promise<Hold> {
+async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
-  if (input.seatId || !has('seat-choice-recorded')) {
+  if (input.seatId) {
     claiming();
     return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
   }
-  const pickedByActivity = has('seat-choice-activity');
-  const timerAfterPick = !pickedByActivity && patched('seat-choice-durable');
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-    const pickInput = { eventId, purchaseId, exclude: tried };
-    const picked = await (pickedByActivity ? picker.pickSeats(pickInput) : local.pickSeats(pickInput));
-    if (timerAfterPick && picked.length > 0) await sleep(1);
+    const picked = await picker.pickSeats({ eventId, purchaseId, exclude: tried });
     claiming();
     for (const seatId of picked) {
       tried.push(seatId);
@@ -160,36 +153,16 @@ async function reserve(input: PurchaseInput, has: Changes, claiming: () => void)
   });
 }
 
-/** Whether this run takes a given change (runs started before the change do not). */
-type Changes = (change: string) => boolean;
-
-/**
- * The changes below as one patch. Each `patched()` a new run passes records a marker and an upsert of the
- * `TemporalChangeVersion` search attribute, two history events: a new purchase now records two instead of
- * eight. Runs from before ask for each change on its own, in the order they did, so they replay as they
- * ran (test/unit/replay.test.ts replays histories recorded by earlier code). A later change gets its own
- * `patched()` as usual; folding several into one again is the same move as this one.
- */
-export const PURCHASE_CHANGES = 'purchase-changes-2026-11-27';
-
-function changesOf(): Changes {
-  const current = patched(PURCHASE_CHANGES);
-  return (change) => current || patched(change);
-}
-
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   const { purchaseId, eventId, fanId } = input;
-  const has = changesOf();
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
   if (input.requestDigest) status.requestDigest = input.requestDigest;
   if (input.admission) status.position = input.admission.position;
-  const queue = admissionReporter(input);
   // The waiting room hears of the admission's use along with the first seat claim, not before the pick:
   // a local activity holds back the commands of its workflow task, and under load a message to the busy
-  // queue entity took about a second. Runs from before told it first.
-  const useWithClaim = has('admission-used-with-claim');
-  if (!useWithClaim) void queue.use();
+  // queue entity took about a second.
+  const queue = admissionReporter(input);
   const { chargePayment } = proxyActivities<PurchaseActivities>({
     startToCloseTimeout: input.paymentTimeoutMs,
     // A hanging gateway gets two attempts, then the fan is answered and the seat goes back on sale.
@@ -240,14 +213,8 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   };
 
   // The read side learns of each step while the step runs: the projection goes out with the step's own
-  // command instead of a task before it (fewer activations and round trips per purchase). Runs from before
-  // projected first and then started the step.
-  const alongside = has('projections-alongside');
+  // command instead of a task before it (fewer activations and round trips per purchase).
   const moveThen = async <T>(patch: Partial<PurchaseStatus>, step: () => Promise<T>): Promise<T> => {
-    if (!alongside) {
-      await move(patch);
-      return step();
-    }
     const [, result] = await Promise.all([move(patch), step()]);
     return result;
   };
@@ -255,7 +222,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
-      const hold = await CancellationScope.nonCancellable(() => reserve(input, has, () => void queue.use()));
+      const hold = await CancellationScope.nonCancellable(() => reserve(input, () => void queue.use()));
       compensations.push({
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
