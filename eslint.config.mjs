@@ -2,6 +2,17 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Product code (everything under src/) never imports a tool: the debugging CLI, the auditor, dev and
+ * provisioning, probes, test faults (all under tools/) or the load generator (loadtest/). Tools import the
+ * product, never the other way round. test/unit/boundaries.test.ts runs this rule in `npm test`.
+ */
+const productImportsNoTool = {
+  regex: '^(\\.\\./)+(tools|loadtest|test)(/|$)',
+  message:
+    'Product code (src/) never imports tools (tools/, loadtest/, test/): move the shared part into src/.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -28,14 +39,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [productImportsNoTool] }] },
+  },
+  {
     // Code bundled into the workflow sandbox: deterministic, no Node built-ins, no non-workflow SDK parts,
     // and activities only as types (they run in the worker, not in the bundle).
-    files: ['src/{entities,sagas}/**/{workflow,state,contract}.ts', 'src/workflows.ts', 'src/failures.ts'],
+    files: [
+      'src/{entities,sagas}/**/{workflow,state,contract}.ts',
+      'src/workflows.ts',
+      'src/failures.ts',
+      'tools/probes/**/workflow.ts',
+    ],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
+            productImportsNoTool,
             { group: ['node:*'], message: 'Node built-ins are not available in the workflow sandbox.' },
             {
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],

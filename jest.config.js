@@ -1,13 +1,28 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/**
+ * Two projects: `unit` (pure logic, replay, lint boundaries: no services, seconds) and `integration` (the
+ * real stack: a Temporal dev server, Redis and a worker, started by its global setup). `npm test` runs
+ * both; `npm run test:unit` only the first.
+ */
+const common = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest'] },
   // A few dependencies ship ES modules only: let swc turn them into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!(nanoid|content-disposition|cookie)/)'],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   testTimeout: 120000,
   // One test file at a time: some tests flush Redis, which every file shares.
   maxWorkers: 1,
+  projects: [
+    { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
+    {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/test/integration'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
 };

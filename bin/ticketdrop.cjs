@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// `npx ticketdrop workflow …`: the debugging views (src/inspect), run from source through tsx.
+// `npx ticketdrop workflow …`: the debugging views (tools/inspect), run from source through tsx.
 require('tsx/cjs');
-require('../src/inspect/cli.ts').main();
+require('../tools/inspect/cli.ts').main();

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { seatWorkflowId } from '../src/entities/seat/contract';
-import { ROOT } from '../src/dev/provision';
+import { ROOT } from '../tools/dev/provision';
 import { Knobs } from '../src/providers/knobs';
 import { confirmationWorkflowId } from '../src/sagas/purchase/contract';
 import { mapLimit } from '../src/lib/concurrency';

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
-import { ROOT } from '../src/dev/provision';
+import { ROOT } from '../tools/dev/provision';
 import {
   ADMIN_TOKEN,
   describeMachine,

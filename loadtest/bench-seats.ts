@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { holdSeatUpdate, seatIds, seatWorkflowId } from '../src/entities/seat/contract';
-import { ROOT } from '../src/dev/provision';
+import { ROOT } from '../tools/dev/provision';
 import { executeUpdate } from '../src/temporal/updates';
 import {
   createBenchEvent,

@@ -18,13 +18,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as prettier from 'prettier';
 import { SingleBar } from 'cli-progress';
-import { audit, auditCaches, formatAudit } from '../src/audit/auditor';
+import { audit, auditCaches, formatAudit } from '../tools/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
 import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
 import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
-import { launchChromium, type HeadlessChromium } from '../src/dev/browser';
-import { localEnv, readStackFile } from '../src/dev/local-stack-file';
-import { ROOT } from '../src/dev/provision';
+import { launchChromium, type HeadlessChromium } from '../tools/dev/browser';
+import { localEnv, readStackFile } from '../tools/dev/local-stack-file';
+import { ROOT } from '../tools/dev/provision';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 import { measureCeiling } from './drop/ceiling';
@@ -36,16 +36,12 @@ import {
   type DashboardWatch,
 } from './drop/dashboard';
 import { writeBenchmarkSection } from './local-stack';
-import {
-  buildReport,
-  historyEvents,
-  LOAD_GENERATOR,
-  renderChart,
-  renderMarkdown,
-  targetsMet,
-  watchProcesses,
-  type DropReport,
-} from './drop/report';
+import { renderChart } from './drop/chart';
+import { historyEvents } from './drop/history';
+import { renderMarkdown } from './drop/markdown';
+import { buildReport, type DropReport } from './drop/report';
+import { LOAD_GENERATOR, watchProcesses } from './drop/sampling';
+import { targetsMet } from './drop/targets';
 import { parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
 
 const CEILING_SECONDS = 15;

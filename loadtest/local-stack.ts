@@ -7,19 +7,20 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as hdr from 'hdr-histogram-js';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../src/cache/redis';
 import { loadPurchaseConfig } from '../src/config';
-import { ensureRedisServer, ensureTemporalCli } from '../src/dev/provision';
+import { ensureRedisServer, ensureTemporalCli } from '../tools/dev/provision';
 import {
   freePort,
   startNodeService,
   startRedisServer,
   startTemporalDevServer,
   type Service,
-} from '../src/dev/services';
+} from '../tools/dev/services';
 import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 
@@ -154,9 +155,13 @@ export async function createBenchEvent(
   return performance.now() - start;
 }
 
+/** The p-th percentile of samples in milliseconds, through an HDR histogram (microseconds, 3 digits). */
 export function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000 });
+  for (const ms of samples) histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+  const value = histogram.getValueAtPercentile(p) / 1000;
+  histogram.destroy();
+  return value;
 }
 
 export const round1 = (n: number): number => Math.round(n * 10) / 10;

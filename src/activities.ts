@@ -6,8 +6,6 @@ import type { SeatCache } from './cache/seat-cache';
 import { createEventActivities } from './entities/event/activities';
 import { createQueueActivities } from './entities/queue/activities';
 import { createSeatActivities } from './entities/seat/activities';
-import { createCeilingActivities } from './probes/ceiling/activities';
-import type { Knobs } from './providers/knobs';
 import type { Notifier } from './providers/notifier';
 import type { PaymentGateway } from './providers/payments';
 import type { ProviderStore } from './providers/store';
@@ -21,7 +19,6 @@ export interface ActivityDeps {
   taskQueue: string;
   payments: PaymentGateway;
   notifier: Notifier;
-  knobs: Knobs;
   store: ProviderStore;
   signingSecret: string;
 }
@@ -33,6 +30,5 @@ export function createActivities(deps: ActivityDeps) {
     ...createEventActivities({ ...deps, cache }),
     ...createQueueActivities(deps),
     ...createPurchaseActivities(deps),
-    ...createCeilingActivities(),
   };
 }

@@ -1,7 +1,12 @@
 /**
- * The one typed configuration of TicketDrop: environment variables with defaults, validated once.
- * Secrets are kept apart from the rest so that `describeConfig` can be logged safely.
+ * The one typed configuration of TicketDrop: environment variables read through TypeBox schemas (defaults,
+ * conversion and validation in one place, src/lib/env.ts). Secrets are kept apart from the rest so that
+ * `describeConfig` can be logged safely.
  */
+import { Type } from '@sinclair/typebox';
+import { ConfigError, EnvVar, readEnv, type Env } from './lib/env';
+
+export { ConfigError };
 
 export interface TemporalConfig {
   address: string;
@@ -74,138 +79,116 @@ export interface WorkerConfig {
 /** Where `npm start`'s dev server serves its web UI when the port is free (frontend port + 1000). */
 export const DEFAULT_TEMPORAL_UI_URL = 'http://127.0.0.1:8233';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+const TemporalEnv = Type.Object({
+  TEMPORAL_ADDRESS: EnvVar.string('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: EnvVar.string('default'),
+  TICKETDROP_TASK_QUEUE: EnvVar.string('ticketdrop'),
+  TEMPORAL_API_KEY: Type.Optional(EnvVar.string()),
+  TEMPORAL_TLS: EnvVar.flag(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: Type.Optional(EnvVar.string()),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: Type.Optional(EnvVar.string()),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: Type.Optional(EnvVar.string()),
+  TEMPORAL_TLS_SERVER_NAME: Type.Optional(EnvVar.string()),
+});
 
-type Env = Record<string, string | undefined>;
+const RedisEnv = Type.Object({
+  REDIS_URL: EnvVar.string('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER: EnvVar.flag(),
+});
 
-function str(env: Env, key: string, fallback?: string): string {
-  const value = env[key]?.trim();
-  if (value) return value;
-  if (fallback !== undefined) return fallback;
-  throw new ConfigError(`${key} is required`);
-}
+const ApiEnv = Type.Object({
+  TICKETDROP_API_HOST: EnvVar.string('127.0.0.1'),
+  TICKETDROP_API_PORT: EnvVar.port(3000),
+  TICKETDROP_ADMIN_TOKEN: EnvVar.secret(),
+  TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
+  TICKETDROP_TEMPORAL_UI_URL: EnvVar.httpUrl(DEFAULT_TEMPORAL_UI_URL),
+});
 
-function port(env: Env, key: string, fallback: number): number {
-  const raw = env[key]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new ConfigError(`${key} must be a port number (0-65535), got "${raw}"`);
-  }
-  return value;
-}
+const PurchaseEnv = Type.Object({
+  TICKETDROP_PAYMENT_TIMEOUT_MS: EnvVar.integer(4_000, 100, 120_000),
+  TICKETDROP_NOTIFY_MAX_ATTEMPTS: EnvVar.integer(5, 1, 100),
+  TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: EnvVar.integer(1_000, 10, 600_000),
+});
 
-function int(env: Env, key: string, fallback: number, min: number, max: number): number {
-  const raw = env[key]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function bool(env: Env, key: string): boolean {
-  const raw = env[key]?.trim().toLowerCase();
-  if (!raw) return false;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${key} must be true or false, got "${raw}"`);
-}
-
-function httpUrl(env: Env, key: string, fallback: string): string {
-  const value = str(env, key, fallback);
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new ConfigError(`${key} must be an http(s) URL, got "${value}"`);
-  }
-  return value.replace(/\/+$/, '');
-}
-
-function roles(env: Env, key: string): WorkerRole[] {
-  const raw = env[key]?.trim();
-  if (!raw) return [...WORKER_ROLES];
-  const wanted = raw.split(',').map((r) => r.trim());
-  const unknown = wanted.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
-  if (unknown.length > 0) {
-    throw new ConfigError(`${key} must list roles from ${WORKER_ROLES.join(', ')}, got "${raw}"`);
-  }
-  return WORKER_ROLES.filter((r) => wanted.includes(r));
-}
-
-function secret(env: Env, key: string): string {
-  const value = str(env, key);
-  if (value.length < 16) throw new ConfigError(`${key} must be at least 16 characters`);
-  return value;
-}
+const WorkerEnv = Type.Object({
+  TICKETDROP_WORKER_ROLES: EnvVar.subset(WORKER_ROLES, 'roles'),
+  TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS: EnvVar.integer(1_000, 1, 100_000),
+  TICKETDROP_WORKER_ACTIVITY_SLOTS: EnvVar.integer(1_000, 1, 100_000),
+  TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS: EnvVar.integer(400, 2, 10_000),
+  TICKETDROP_WORKER_CACHED_WORKFLOWS: EnvVar.integer(1_500, 1, 1_000_000),
+  TICKETDROP_WORKER_WORKFLOW_THREADS: EnvVar.integer(1, 1, 64),
+  TICKETDROP_WORKER_WORKFLOW_TASK_POLLS: EnvVar.integer(50, 2, 1_000),
+  TICKETDROP_WORKER_ACTIVITY_TASK_POLLS: EnvVar.integer(20, 1, 1_000),
+  TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS: EnvVar.integer(0, 0, 600_000),
+  TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
+  TICKETDROP_PROVIDERS_DB: EnvVar.string('.data/providers.sqlite'),
+});
 
 export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
-  const apiKey = env.TEMPORAL_API_KEY?.trim() || undefined;
-  const clientCertPath = env.TEMPORAL_TLS_CLIENT_CERT_PATH?.trim() || undefined;
-  const clientKeyPath = env.TEMPORAL_TLS_CLIENT_KEY_PATH?.trim() || undefined;
-  const serverCaCertPath = env.TEMPORAL_TLS_SERVER_CA_CERT_PATH?.trim() || undefined;
-  const serverName = env.TEMPORAL_TLS_SERVER_NAME?.trim() || undefined;
+  const e = readEnv(TemporalEnv, env);
+  const apiKey = e.TEMPORAL_API_KEY;
+  const clientCertPath = e.TEMPORAL_TLS_CLIENT_CERT_PATH;
+  const clientKeyPath = e.TEMPORAL_TLS_CLIENT_KEY_PATH;
+  const serverCaCertPath = e.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
   if (Boolean(clientCertPath) !== Boolean(clientKeyPath)) {
     throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together');
   }
-  const tlsWanted = bool(env, 'TEMPORAL_TLS') || Boolean(apiKey || clientCertPath || serverCaCertPath);
+  const tlsWanted = e.TEMPORAL_TLS || Boolean(apiKey || clientCertPath || serverCaCertPath);
+  const serverName = e.TEMPORAL_TLS_SERVER_NAME;
   return {
-    address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
-    namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
-    taskQueue: str(env, 'TICKETDROP_TASK_QUEUE', 'ticketdrop'),
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TICKETDROP_TASK_QUEUE,
     tls: tlsWanted ? { clientCertPath, clientKeyPath, serverCaCertPath, serverName } : undefined,
     apiKey,
   };
 }
 
 export function loadRedisConfig(env: Env = process.env): RedisConfig {
-  return { url: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'), cluster: bool(env, 'REDIS_CLUSTER') };
+  const e = readEnv(RedisEnv, env);
+  return { url: e.REDIS_URL, cluster: e.REDIS_CLUSTER };
 }
 
 export function loadConfig(env: Env = process.env): Config {
+  const e = readEnv(ApiEnv, env);
   return {
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),
-    api: { host: str(env, 'TICKETDROP_API_HOST', '127.0.0.1'), port: port(env, 'TICKETDROP_API_PORT', 3000) },
-    adminToken: secret(env, 'TICKETDROP_ADMIN_TOKEN'),
-    signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
+    api: { host: e.TICKETDROP_API_HOST, port: e.TICKETDROP_API_PORT },
+    adminToken: e.TICKETDROP_ADMIN_TOKEN,
+    signingSecret: e.TICKETDROP_SIGNING_SECRET,
     purchase: loadPurchaseConfig(env),
-    temporalUiUrl: httpUrl(env, 'TICKETDROP_TEMPORAL_UI_URL', DEFAULT_TEMPORAL_UI_URL),
+    temporalUiUrl: e.TICKETDROP_TEMPORAL_UI_URL,
   };
 }
 
 export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
+  const e = readEnv(PurchaseEnv, env);
   return {
-    paymentTimeoutMs: int(env, 'TICKETDROP_PAYMENT_TIMEOUT_MS', 4_000, 100, 120_000),
-    notifyMaxAttempts: int(env, 'TICKETDROP_NOTIFY_MAX_ATTEMPTS', 5, 1, 100),
-    notifyInitialIntervalMs: int(env, 'TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS', 1_000, 10, 600_000),
+    paymentTimeoutMs: e.TICKETDROP_PAYMENT_TIMEOUT_MS,
+    notifyMaxAttempts: e.TICKETDROP_NOTIFY_MAX_ATTEMPTS,
+    notifyInitialIntervalMs: e.TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS,
   };
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const e = readEnv(WorkerEnv, env);
   return {
-    roles: roles(env, 'TICKETDROP_WORKER_ROLES'),
+    roles: e.TICKETDROP_WORKER_ROLES,
     tuning: {
-      localActivitySlots: int(env, 'TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS', 1_000, 1, 100_000),
-      activitySlots: int(env, 'TICKETDROP_WORKER_ACTIVITY_SLOTS', 1_000, 1, 100_000),
-      workflowTaskSlots: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS', 400, 2, 10_000),
-      cachedWorkflows: int(env, 'TICKETDROP_WORKER_CACHED_WORKFLOWS', 1_500, 1, 1_000_000),
-      workflowThreads: int(env, 'TICKETDROP_WORKER_WORKFLOW_THREADS', 1, 1, 64),
-      workflowTaskPolls: int(env, 'TICKETDROP_WORKER_WORKFLOW_TASK_POLLS', 50, 2, 1_000),
-      activityTaskPolls: int(env, 'TICKETDROP_WORKER_ACTIVITY_TASK_POLLS', 20, 1, 1_000),
-      deadlockTimeoutMs: int(env, 'TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS', 0, 0, 600_000),
+      localActivitySlots: e.TICKETDROP_WORKER_LOCAL_ACTIVITY_SLOTS,
+      activitySlots: e.TICKETDROP_WORKER_ACTIVITY_SLOTS,
+      workflowTaskSlots: e.TICKETDROP_WORKER_WORKFLOW_TASK_SLOTS,
+      cachedWorkflows: e.TICKETDROP_WORKER_CACHED_WORKFLOWS,
+      workflowThreads: e.TICKETDROP_WORKER_WORKFLOW_THREADS,
+      workflowTaskPolls: e.TICKETDROP_WORKER_WORKFLOW_TASK_POLLS,
+      activityTaskPolls: e.TICKETDROP_WORKER_ACTIVITY_TASK_POLLS,
+      deadlockTimeoutMs: e.TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS,
     },
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),
-    signingSecret: secret(env, 'TICKETDROP_SIGNING_SECRET'),
-    providersDb: str(env, 'TICKETDROP_PROVIDERS_DB', '.data/providers.sqlite'),
+    signingSecret: e.TICKETDROP_SIGNING_SECRET,
+    providersDb: e.TICKETDROP_PROVIDERS_DB,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The TicketDrop worker: runs every workflow and activity on the task queue. At start it rebuilds the
  * read-side cache from the entities (Redis is only a cache), and it shuts down cleanly on SIGINT/SIGTERM
- * (the SDK drains in-flight tasks first).
+ * (the SDK's runtime drains in-flight tasks first). `runWorker` takes interceptors from a worker started
+ * for tests (tools/faults): the production worker registers none, and carries no fault of its own.
  */
 import {
   bundleWorkflowCode,
@@ -9,6 +10,7 @@ import {
   Runtime,
   Worker,
   type LogLevel,
+  type WorkerInterceptors,
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -17,7 +19,7 @@ import { createRedis, waitForRedis } from './cache/redis';
 import { SeatCache } from './cache/seat-cache';
 import { PurchaseCache } from './cache/purchase-cache';
 import { QueueCache } from './cache/queue-cache';
-import { loadWorkerConfig } from './config';
+import { loadWorkerConfig, type WorkerConfig } from './config';
 import { waitingRoomTaskQueue } from './entities/queue/contract';
 import { Knobs } from './providers/knobs';
 import { Notifier } from './providers/notifier';
@@ -25,10 +27,37 @@ import { PaymentGateway } from './providers/payments';
 import { ProviderStore } from './providers/store';
 import { connectClient, connectNative } from './temporal/connection';
 
-async function main(): Promise<void> {
+type QueueOptions = Omit<WorkerOptions, 'connection' | 'namespace' | 'workflowBundle' | 'activities'>;
+
+/**
+ * The main task queue's slots, pollers and cache. Local activities wait on other workflows (a seat claim
+ * waits for the seat entity's workflow task), and a workflow task keeps its slot until its local
+ * activities are done. With too few slots the waiting claims hold every slot and the entities' tasks wait
+ * for one: plenty of slots (400 by default, 4× a drop's purchases in flight), and pollers to fill them (50
+ * and 20 instead of the SDK's 10 each). They are mostly idle I/O. Measurements: docs/BENCHMARKS.md.
+ */
+export function mainQueueTuning({ tuning }: WorkerConfig): Omit<QueueOptions, 'taskQueue'> {
+  return {
+    maxConcurrentLocalActivityExecutions: tuning.localActivitySlots,
+    maxConcurrentActivityTaskExecutions: tuning.activitySlots,
+    maxConcurrentWorkflowTaskExecutions: tuning.workflowTaskSlots,
+    maxCachedWorkflows: tuning.cachedWorkflows,
+    workflowThreadPoolSize: tuning.workflowThreads,
+    maxConcurrentWorkflowTaskPolls: tuning.workflowTaskPolls,
+    maxConcurrentActivityTaskPolls: tuning.activityTaskPolls,
+    // 0 (no watchdog) needs patches/@temporalio+worker+1.24.0.patch, applied on install (patches/README.md).
+    isolateExecutionTimeout: tuning.deadlockTimeoutMs,
+  };
+}
+
+export function installRuntime(): void {
   Runtime.install({
     logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel),
   });
+}
+
+export async function runWorker(options: { interceptors?: WorkerInterceptors } = {}): Promise<void> {
+  installRuntime();
   const config = loadWorkerConfig();
   const { temporal } = config;
   const redis = createRedis(config.redis);
@@ -47,7 +76,6 @@ async function main(): Promise<void> {
     taskQueue: temporal.taskQueue,
     payments: new PaymentGateway(store, knobs),
     notifier: new Notifier(store, knobs),
-    knobs,
     store,
     signingSecret: config.signingSecret,
   });
@@ -56,41 +84,28 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('WARN'),
   });
   // One Worker per task queue this process serves (its roles).
-  const serves: Omit<WorkerOptions, 'connection' | 'namespace' | 'workflowBundle' | 'activities'>[] = [];
-  if (config.roles.includes('main')) {
-    serves.push({
-      taskQueue: temporal.taskQueue,
-      // Local activities wait on other workflows (a seat claim waits for the seat entity's workflow task),
-      // and a workflow task keeps its slot until its local activities are done. With too few slots the
-      // waiting claims hold every slot and the entities' tasks wait for one: plenty of slots (400 by
-      // default, 4× a drop's purchases in flight), and pollers to fill them (50 and 20 instead of the
-      // SDK's 10 each). They are mostly idle I/O. Measurements: docs/BENCHMARKS.md.
-      maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
-      maxConcurrentActivityTaskExecutions: config.tuning.activitySlots,
-      maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
-      maxCachedWorkflows: config.tuning.cachedWorkflows,
-      workflowThreadPoolSize: config.tuning.workflowThreads,
-      maxConcurrentWorkflowTaskPolls: config.tuning.workflowTaskPolls,
-      maxConcurrentActivityTaskPolls: config.tuning.activityTaskPolls,
-    });
-  }
+  const serves: QueueOptions[] = [];
+  if (config.roles.includes('main'))
+    serves.push({ taskQueue: temporal.taskQueue, ...mainQueueTuning(config) });
   if (config.roles.includes('waiting-rooms')) {
     // The waiting rooms have a task queue of their own: a queue entity's tasks (every join batch) never
     // wait behind a drop's backlog of purchase and seat tasks. TICKETDROP_WORKER_ROLES puts them in
     // processes (or on hosts) of their own when scaling out.
-    serves.push({ taskQueue: waitingRoomTaskQueue(temporal.taskQueue), maxCachedWorkflows: 100 });
+    serves.push({
+      taskQueue: waitingRoomTaskQueue(temporal.taskQueue),
+      maxCachedWorkflows: 100,
+      isolateExecutionTimeout: config.tuning.deadlockTimeoutMs,
+    });
   }
   const workers = await Promise.all(
-    serves.map((options) =>
+    serves.map((queue) =>
       Worker.create({
         connection,
         namespace: temporal.namespace,
         workflowBundle,
         activities,
-        // 0 (no watchdog) needs patches/@temporalio+worker+1.24.0.patch, applied on install
-        // (patches/README.md).
-        isolateExecutionTimeout: config.tuning.deadlockTimeoutMs,
-        ...options,
+        interceptors: options.interceptors,
+        ...queue,
       }),
     ),
   );
@@ -117,7 +132,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  runWorker().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -3,4 +3,3 @@ export { seatEntity } from './entities/seat/workflow';
 export { eventEntity } from './entities/event/workflow';
 export { queueEntity } from './entities/queue/workflow';
 export { purchase, confirmation } from './sagas/purchase/workflow';
-export { ceilingProbe } from './probes/ceiling/workflow';

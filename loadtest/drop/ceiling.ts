@@ -1,11 +1,21 @@
 /**
- * The machine's ceiling: how many minimal workflows per second the Temporal server and worker complete
+ * The machine's ceiling: how many minimal workflows per second the Temporal server and a worker complete
  * when each costs as many history events and workflow tasks as one purchase of the drop did, with as
  * many in flight as the drop lets purchases run. The drop report gives purchases per second as a
- * fraction of it.
+ * fraction of it. The probe runs on a worker process started for it (tools/probes/ceiling/worker.ts),
+ * on a task queue of its own, once the drop is over.
  */
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { CEILING_WORKFLOW_TYPE, probeEvents, probeShape } from '../../src/probes/ceiling/workflow';
+import { DATA_DIR, localEnv } from '../../tools/dev/local-stack-file';
+import { ensureDir } from '../../tools/dev/provision';
+import { startNodeService } from '../../tools/dev/services';
+import {
+  CEILING_WORKFLOW_TYPE,
+  probeEvents,
+  probeShape,
+  type ProbeShape,
+} from '../../tools/probes/ceiling/workflow';
 import type { CeilingFigures } from './report';
 import { readStore, storeFigures } from './store';
 
@@ -19,6 +29,31 @@ export async function measureCeiling(
   metricsUrl?: string,
 ): Promise<CeilingFigures> {
   const shape = probeShape(perPurchase.events, perPurchase.workflowTasks);
+  const probeQueue = `${taskQueue}-ceiling`;
+  const worker = await startNodeService(
+    'ceiling-worker',
+    'tools/probes/ceiling/worker.ts',
+    /probe worker ready/,
+    {
+      env: { ...localEnv(), TICKETDROP_TASK_QUEUE: probeQueue },
+      logFile: path.join(ensureDir(path.join(DATA_DIR, 'logs')), 'ceiling-worker.log'),
+    },
+  );
+  try {
+    return await probe(client, probeQueue, shape, inFlight, seconds, metricsUrl);
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function probe(
+  client: Client,
+  taskQueue: string,
+  shape: ProbeShape,
+  inFlight: number,
+  seconds: number,
+  metricsUrl: string | undefined,
+): Promise<CeilingFigures> {
   const run = Date.now().toString(36);
   const deadline = Date.now() + seconds * 1000;
   let next = 0;

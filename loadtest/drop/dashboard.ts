@@ -6,7 +6,7 @@
  * machine's clock). Optionally a screenshot once a share of the seats is sold.
  */
 import type { Page } from 'playwright-core';
-import type { HeadlessChromium } from '../../src/dev/browser';
+import type { HeadlessChromium } from '../../tools/dev/browser';
 import { percentile, round1 } from '../local-stack';
 
 export interface DashboardFigures {

@@ -6,7 +6,7 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { SEAT_WORKFLOW_TYPE } from '../../src/entities/seat/contract';
-import { toMs } from '../../src/inspect/history';
+import { toMs } from '../../tools/inspect/history';
 import { PURCHASE_WORKFLOW_TYPE } from '../../src/sagas/purchase/contract';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

@@ -1,4 +1,5 @@
-/** Runs the API: connects Temporal and Redis, listens, and closes gracefully on SIGINT/SIGTERM. */
+/** Runs the API: connects Temporal and Redis, listens, and closes gracefully on a signal (close-with-grace). */
+import closeWithGrace from 'close-with-grace';
 import { createRedis } from '../cache/redis';
 import { describeConfig, loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
@@ -22,21 +23,12 @@ async function main(): Promise<void> {
   });
   app.log.info({ config: describeConfig(config) }, 'starting');
 
-  let closing = false;
-  const close = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => close('SIGINT'));
-  process.on('SIGTERM', () => close('SIGTERM'));
+  // Requests in flight are answered, then Temporal and Redis are closed; a close stuck past 10 s exits.
+  closeWithGrace({ delay: 10_000, logger: app.log }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'closing after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
 
   await app.listen({ host: config.api.host, port: config.api.port });
 }

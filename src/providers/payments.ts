@@ -5,9 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PaymentToken } from '../sagas/purchase/contract';
 import { pick, type Knobs } from './knobs';
 import type { ChargeRecord, ProviderStore } from './store';
+
+/** The gateway's test tokens: what a purchase may pay with. */
+export const PAYMENT_TOKENS = ['tok_ok', 'tok_declined', 'tok_timeout', 'tok_flaky'] as const;
+export type PaymentToken = (typeof PAYMENT_TOKENS)[number];
 
 export class PaymentDeclined extends Error {
   override name = 'PaymentDeclined';

@@ -213,3 +213,39 @@ function toTicket(row: Record<string, unknown>): TicketRecord {
     status: row.status as TicketRecord['status'],
   };
 }
+
+/** How long a process keeps a shared setting it read: a change reaches every worker within this time. */
+export const SETTING_REFRESH_MS = 200;
+
+/**
+ * A setting every process sharing the store sees: defaults of this process, overridden by what was
+ * stored under `key` (re-read at most every SETTING_REFRESH_MS).
+ */
+export class SharedSetting<T extends object> {
+  private cached?: { at: number; value: T };
+
+  constructor(
+    private readonly store: ProviderStore,
+    private readonly key: string,
+    private readonly defaults: T,
+  ) {}
+
+  current(now = Date.now()): T {
+    if (this.cached && now - this.cached.at < SETTING_REFRESH_MS) return this.cached.value;
+    const raw = this.store.getSetting(this.key);
+    const value = { ...this.defaults, ...(raw ? (JSON.parse(raw) as Partial<T>) : {}) };
+    this.cached = { at: now, value };
+    return value;
+  }
+
+  /** Overrides some values for every process sharing the store; `reset` returns to the defaults. */
+  set(overrides: Partial<T>): void {
+    this.store.setSetting(this.key, JSON.stringify(overrides));
+    this.cached = undefined;
+  }
+
+  reset(): void {
+    this.store.setSetting(this.key, undefined);
+    this.cached = undefined;
+  }
+}

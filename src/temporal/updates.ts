@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { backOff } from 'exponential-backoff';
 
 /**
  * The server's answer when a workflow task completed without the worker having seen an Update delivered
@@ -15,16 +15,12 @@ export async function executeUpdate<Ret, Arg>(
   update: UpdateDefinition<Ret, [Arg]>,
   options: { args: [Arg]; updateId?: string },
 ): Promise<Ret> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await handle.executeUpdate(update, options);
-    } catch (err) {
-      const unprocessed =
-        err instanceof WorkflowUpdateFailedError &&
-        err.cause instanceof ApplicationFailure &&
-        err.cause.type === UNPROCESSED_UPDATE;
-      if (!unprocessed || attempt >= ATTEMPTS) throw err;
-      await sleep(20 * attempt);
-    }
-  }
+  return backOff(() => handle.executeUpdate(update, options), {
+    numOfAttempts: ATTEMPTS,
+    startingDelay: 20,
+    retry: (err: unknown) =>
+      err instanceof WorkflowUpdateFailedError &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === UNPROCESSED_UPDATE,
+  });
 }

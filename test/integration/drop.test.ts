@@ -3,7 +3,7 @@
  * truth; and the auditor itself, shown to catch violations planted behind the system's back.
  */
 import type { AddressInfo } from 'node:net';
-import { audit, auditCaches, type AuditReport } from '../../src/audit/auditor';
+import { audit, auditCaches, type AuditReport } from '../../tools/audit/auditor';
 import { holdSeatUpdate, seatWorkflowId } from '../../src/entities/seat/contract';
 import type { ProviderStore } from '../../src/providers/store';
 import { runDrop } from '../../loadtest/drop/simulator';

@@ -10,14 +10,14 @@ import { promisify } from 'node:util';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { runCli } from '../../src/inspect/cli';
+import { runCli } from '../../tools/inspect/cli';
 import {
   GroupedListSchema,
   ListSchema,
   PendingSchema,
   ShowSchema,
   TraceSchema,
-} from '../../src/inspect/schema';
+} from '../../tools/inspect/schema';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
 import { joinQueue } from '../support/fans';

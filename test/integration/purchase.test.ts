@@ -6,6 +6,7 @@ import { confirmationWorkflowId } from '../../src/sagas/purchase/contract';
 import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
+import { FaultSwitch } from '../../tools/faults/faults';
 import {
   createTestEvent,
   finalStatus,
@@ -22,12 +23,17 @@ import {
 let stack: Stack;
 let store: ProviderStore;
 let knobs: Knobs;
+let faults: FaultSwitch;
 beforeAll(async () => {
   stack = await openStack();
   store = openProviderStore();
   knobs = new Knobs(store);
+  faults = new FaultSwitch(store);
 });
-afterEach(() => knobs.reset());
+afterEach(() => {
+  knobs.reset();
+  faults.reset();
+});
 afterAll(async () => {
   store.close();
   await stack.close();
@@ -83,7 +89,7 @@ describe('purchase saga', () => {
   });
 
   it('a hold whose answer was lost is retried on the same seat: the fan gets it, no stray hold is left', async () => {
-    await setKnobs(knobs, { seatAnswerLoss: true });
+    await setKnobs(faults, { seatAnswerLoss: true });
     const eventId = await createTestEvent(stack);
     // One after the other: the best-available fan must not race the other for A5.
     const asked = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A5' });

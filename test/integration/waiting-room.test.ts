@@ -9,7 +9,7 @@ import {
   rolloverQueueSignal,
   type QueueView,
 } from '../../src/entities/queue/contract';
-import { decodeFirst } from '../../src/inspect/history';
+import { decodeFirst } from '../../tools/inspect/history';
 import { joinQueue, queueMe, runFan, type FanRecord } from '../support/fans';
 import {
   createTestEvent,

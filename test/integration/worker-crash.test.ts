@@ -4,7 +4,7 @@
  * own.
  */
 import path from 'node:path';
-import { startNodeService, type Service } from '../../src/dev/services';
+import { startNodeService, type Service } from '../../tools/dev/services';
 import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
@@ -29,7 +29,7 @@ let knobs: Knobs;
 const workers: Service[] = [];
 
 const startWorker = async (label: string, env: Record<string, string> = {}): Promise<Service> => {
-  const worker = await startNodeService(label, 'src/worker.ts', /worker ready/, {
+  const worker = await startNodeService(label, 'tools/faults/worker.ts', /worker ready/, {
     env: { ...process.env, TICKETDROP_TASK_QUEUE: taskQueue, ...env },
     logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, `${label}.log`),
   });

@@ -6,14 +6,14 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureRedisServer, ensureTemporalCli } from '../../src/dev/provision';
+import { ensureRedisServer, ensureTemporalCli } from '../../tools/dev/provision';
 import {
   freePort,
   startNodeService,
   startRedisServer,
   startTemporalDevServer,
   type Service,
-} from '../../src/dev/services';
+} from '../../tools/dev/services';
 
 declare global {
   var __TICKETDROP_SERVICES__: Service[] | undefined;
@@ -54,7 +54,7 @@ export default async function globalSetup(): Promise<void> {
     TICKETDROP_NOTIFY_MAX_ATTEMPTS: '3',
     TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: '100',
   });
-  const worker = await startNodeService('worker', 'src/worker.ts', /worker ready/, {
+  const worker = await startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
     env: process.env,
     logFile: path.join(logs, 'worker.log'),
   });

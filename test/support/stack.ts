@@ -6,8 +6,7 @@ import { buildApp } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
 import { loadConfig, type Config } from '../../src/config';
-import { KNOBS_REFRESH_MS, type Knobs, type SimulatorKnobs } from '../../src/providers/knobs';
-import { ProviderStore } from '../../src/providers/store';
+import { ProviderStore, SETTING_REFRESH_MS, type SharedSetting } from '../../src/providers/store';
 import { connectClient } from '../../src/temporal/connection';
 
 export interface Stack {
@@ -184,8 +183,14 @@ export async function finalStatus(
   );
 }
 
-/** Overrides simulator knobs and waits until every worker process has picked them up. */
-export async function setKnobs(knobs: Knobs, overrides: Partial<SimulatorKnobs>): Promise<void> {
-  knobs.set(overrides);
-  await new Promise((resolve) => setTimeout(resolve, 2 * KNOBS_REFRESH_MS + 50));
+/**
+ * Overrides a shared setting (the simulator's knobs, the test faults) and waits until every worker process
+ * has picked it up.
+ */
+export async function setKnobs<T extends object>(
+  setting: SharedSetting<T>,
+  overrides: Partial<T>,
+): Promise<void> {
+  setting.set(overrides);
+  await new Promise((resolve) => setTimeout(resolve, 2 * SETTING_REFRESH_MS + 50));
 }

@@ -1,4 +1,4 @@
-import { readSettled } from '../../src/audit/auditor';
+import { readSettled } from '../../tools/audit/auditor';
 
 const fast = { pauseMs: 1 };
 const version = (entity: { version: number }) => entity.version;

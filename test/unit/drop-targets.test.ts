@@ -1,4 +1,6 @@
-import { renderMarkdown, targetsMet, type DropReport } from '../../loadtest/drop/report';
+import { renderMarkdown } from '../../loadtest/drop/markdown';
+import type { DropReport } from '../../loadtest/drop/report';
+import { targetsMet } from '../../loadtest/drop/targets';
 
 /** The figures the targets read, as a 50,000-fan drop on this 2-core machine reports them. */
 function report(overrides: Partial<DropReport> = {}): DropReport {

@@ -1,11 +1,11 @@
 /** Root causes, compacted messages and Mermaid escaping: pure parts of the debugging views. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compactMessage, groupKey, rootCause, type ProtoFailure } from '../../src/inspect/failure';
-import { DOC, withSchemas } from '../../src/inspect/docs';
-import { label } from '../../src/inspect/mermaid';
-import { compactTimeline } from '../../src/inspect/history';
-import { showMermaid, showText } from '../../src/inspect/show';
+import { compactMessage, groupKey, rootCause, type ProtoFailure } from '../../src/observe/root-cause';
+import { DOC, withSchemas } from '../../tools/inspect/docs';
+import { label } from '../../src/observe/mermaid';
+import { compactTimeline } from '../../tools/inspect/history';
+import { showMermaid, showText } from '../../tools/inspect/show';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { invalidMermaid } from '../support/mermaid';
 
@@ -94,9 +94,12 @@ describe('Mermaid labels', () => {
 });
 
 describe('Mermaid in the docs', () => {
-  it('every diagram in README.md and PLAN.md parses', () => {
+  it('every diagram in the docs (README.md, PLAN.md, docs/*.md) parses', () => {
     const root = path.resolve(__dirname, '../..');
-    const diagrams = ['README.md', 'PLAN.md'].flatMap((file) =>
+    const docs = readdirSync(path.join(root, 'docs'))
+      .filter((file) => file.endsWith('.md'))
+      .map((file) => path.join('docs', file));
+    const diagrams = ['README.md', 'PLAN.md', ...docs].flatMap((file) =>
       [...readFileSync(path.join(root, file), 'utf8').matchAll(/```mermaid\n([\s\S]*?)```/g)].map(
         (m) => m[1]!,
       ),

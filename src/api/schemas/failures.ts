@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { FailedWorkflowSchema, GroupSchema } from '../../inspect/schema';
+import { FailedWorkflowSchema, GroupSchema } from '../../observe/schema';
 
 export const FailuresQuery = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { PAYMENT_TOKENS } from '../../sagas/purchase/contract';
+import { PAYMENT_TOKENS } from '../../providers/payments';
 import { EventId, SeatId } from './common';
 
 export const FanId = Type.String({

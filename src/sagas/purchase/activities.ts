@@ -27,7 +27,6 @@ import {
 import { FailureCode, isFailureCode } from '../../failures';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
-import type { Knobs } from '../../providers/knobs';
 import type { Channel, Notifier } from '../../providers/notifier';
 import {
   GatewayUnavailable,
@@ -37,7 +36,6 @@ import {
 } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
 import {
-  BEST_AVAILABLE_ROUNDS,
   BEST_AVAILABLE_SPREAD,
   BEST_AVAILABLE_TRIES,
   QR_PURPOSE,
@@ -65,7 +63,6 @@ export interface PurchaseActivityDeps {
   purchaseCache: PurchaseCache;
   payments: PaymentGateway;
   notifier: Notifier;
-  knobs: Knobs;
   store: ProviderStore;
   signingSecret: string;
 }
@@ -135,24 +132,7 @@ function spread<T>(items: T[], seed: string): T[] {
 }
 
 export function createPurchaseActivities(deps: PurchaseActivityDeps) {
-  const { client, seatCache, purchaseCache, payments, notifier, knobs, store, signingSecret } = deps;
-
-  const hold = async (eventId: string, seatId: string, purchaseId: string, ttlMs: number): Promise<Hold> => {
-    const holdId = `${purchaseId}:${seatId}`;
-    const view = await seatUpdate(
-      deps,
-      eventId,
-      seatId,
-      holdSeatUpdate,
-      { holdId, purchaseId, ttlMs },
-      `hold:${holdId}`,
-    );
-    if (knobs.current().crashAfterHold) process.kill(process.pid, 'SIGKILL');
-    if (knobs.current().seatAnswerLoss && Context.current().info.attempt === 1) {
-      throw new Error(`fault injected: the answer of seat ${seatId} to hold ${holdId} was lost`);
-    }
-    return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
-  };
+  const { client, seatCache, purchaseCache, payments, notifier, store, signingSecret } = deps;
 
   /**
    * Available seats in row order, the best ones (as many as may be racing for them) shuffled per purchase,
@@ -186,34 +166,24 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       return picked;
     },
 
-    /**
-     * Holds the requested seat (purchases started before `pickSeats` existed may still come without one
-     * and get the best available one here): candidates come from the read-side cache in
-     * row order, the best few are shuffled per purchase so concurrent buyers spread out, and a bounded
-     * number are tried before SOLD_OUT.
-     */
+    /** Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. */
     async reserveSeat(input: {
       eventId: string;
       purchaseId: string;
-      seatId?: string;
+      seatId: string;
       ttlMs: number;
     }): Promise<Hold> {
       const { eventId, purchaseId, seatId, ttlMs } = input;
-      if (seatId) return hold(eventId, seatId, purchaseId, ttlMs);
-      const tried = new Set<string>();
-      for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-        const picked = await candidates(eventId, purchaseId, tried);
-        if (picked.length === 0) break;
-        for (const candidate of picked) {
-          tried.add(candidate);
-          try {
-            return await hold(eventId, candidate, purchaseId, ttlMs);
-          } catch (err) {
-            if (!(err instanceof ApplicationFailure && err.type === FailureCode.SEAT_TAKEN)) throw err;
-          }
-        }
-      }
-      throw soldOut(eventId, tried.size);
+      const holdId = `${purchaseId}:${seatId}`;
+      const view = await seatUpdate(
+        deps,
+        eventId,
+        seatId,
+        holdSeatUpdate,
+        { holdId, purchaseId, ttlMs },
+        `hold:${holdId}`,
+      );
+      return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
     },
 
     async releaseSeat(input: { eventId: string; seatId: string; holdId: string }): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { FailureCode } from '../../failures';
+import type { PaymentToken } from '../../providers/payments';
 
 export const PURCHASE_WORKFLOW_TYPE = 'purchase';
 export const CONFIRMATION_WORKFLOW_TYPE = 'confirmation';
@@ -25,9 +26,6 @@ export const BEST_AVAILABLE_SPREAD = 24;
 
 /** The signing purpose of ticket QR codes (see lib/signing). */
 export const QR_PURPOSE = 'ticket-qr';
-
-export const PAYMENT_TOKENS = ['tok_ok', 'tok_declined', 'tok_timeout', 'tok_flaky'] as const;
-export type PaymentToken = (typeof PAYMENT_TOKENS)[number];
 
 export type PurchaseState =
   'reserving' | 'paying' | 'issuing' | 'confirming' | 'completed' | 'failed' | 'cancelled';

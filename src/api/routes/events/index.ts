@@ -16,7 +16,7 @@ import {
   groupsText,
   listFailed,
   parseSince,
-} from '../../../inspect/list-failed';
+} from '../../../observe/failed-workflows';
 import { EventFailures, FailuresQuery } from '../../schemas/failures';
 import { HttpProblem } from '../../problem';
 import { FailureCode } from '../../../failures';

@@ -6,7 +6,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { nanoid } from 'nanoid';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { backOff } from 'exponential-backoff';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { CachedQueueView, QueueCache } from '../../../cache/queue-cache';
 import {
@@ -262,32 +262,33 @@ export class QueueService {
   private async commitJoins(eventId: string, fanIds: string[]): Promise<Joined[]> {
     const batchId = `join-${nanoid()}`;
     const handle = this.client.workflow.getHandle(queueWorkflowId(eventId));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const answer = await this.client.withDeadline(Date.now() + JOIN_DEADLINE_MS, () =>
+    // The run may have continued as new under the Update: the next run knows every fan already placed.
+    const answer = await backOff(
+      () =>
+        this.client.withDeadline(Date.now() + JOIN_DEADLINE_MS, () =>
           executeUpdate(handle, joinQueueUpdate, { args: [{ batchId, fanIds }], updateId: batchId }),
-        );
-        const places = new Map<string, number>();
-        fanIds.forEach((fanId, i) => {
-          if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
-        });
-        await this.cache.putPlaces(eventId, places).catch(async () => {
-          await this.cache.markPlacesIncomplete(eventId).catch(() => undefined);
-        });
-        await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
-        this.remember(answer.view);
-        const known = new Set(answer.known);
-        return fanIds.map((_, i) => ({
-          place: answer.places[i],
-          fresh: !known.has(i),
-          rejected: answer.places[i] === 0 ? answer.rejected : undefined,
-        }));
-      } catch (err) {
-        // The run may have continued as new under the Update: the next run knows every fan already placed.
-        if (!(err instanceof WorkflowNotFoundError) || attempt >= JOIN_ATTEMPTS) throw err;
-        await sleep(50 * attempt);
-      }
-    }
+        ),
+      {
+        numOfAttempts: JOIN_ATTEMPTS,
+        startingDelay: 50,
+        retry: (err: unknown) => err instanceof WorkflowNotFoundError,
+      },
+    );
+    const places = new Map<string, number>();
+    fanIds.forEach((fanId, i) => {
+      if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
+    });
+    await this.cache.putPlaces(eventId, places).catch(async () => {
+      await this.cache.markPlacesIncomplete(eventId).catch(() => undefined);
+    });
+    await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
+    this.remember(answer.view);
+    const known = new Set(answer.known);
+    return fanIds.map((_, i) => ({
+      place: answer.places[i],
+      fresh: !known.has(i),
+      rejected: answer.places[i] === 0 ? answer.rejected : undefined,
+    }));
   }
 }
 

@@ -5,11 +5,11 @@
  * TICKETDROP_SIGNING_SECRET point it elsewhere.
  */
 import { parseArgs } from 'node:util';
-import { createRedis, waitForRedis } from '../cache/redis';
-import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../config';
+import { createRedis, waitForRedis } from '../../src/cache/redis';
+import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../../src/config';
 import { localEnv } from '../dev/local-stack-file';
-import { ProviderStore } from '../providers/store';
-import { connectClient } from '../temporal/connection';
+import { ProviderStore } from '../../src/providers/store';
+import { connectClient } from '../../src/temporal/connection';
 import { audit, auditCaches, formatAudit } from './auditor';
 
 async function main(): Promise<number> {

@@ -4,24 +4,13 @@
  * bottom keep these schemas and the views' TypeScript types in step.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import type { ListFailedResult, FailureGroup } from './list-failed';
+import type { ListFailedResult } from '../../src/observe/failed-workflows';
+import { CauseSchema, FailedWorkflowSchema, GroupSchema, Iso } from '../../src/observe/schema';
 import type { PendingReport } from './pending';
 import type { ShowJson } from './show';
 import type { TraceReport } from './trace';
 
 const Optional = Type.Optional;
-const Iso = Type.String({ format: 'date-time' });
-
-export const CauseSchema = Type.Object(
-  {
-    code: Optional(
-      Type.String({ description: "The contract's failure code (PAYMENT_DECLINED, SOLD_OUT, …)" }),
-    ),
-    message: Type.String({ description: 'The root cause, wrapper text taken off' }),
-    source: Optional(Type.String({ description: 'The activity or child workflow type it came from' })),
-  },
-  { additionalProperties: false },
-);
 
 const StepStatus = Type.Union(
   ['completed', 'failed', 'timed-out', 'cancelled', 'terminated', 'pending'].map((s) => Type.Literal(s)),
@@ -79,39 +68,11 @@ export const ShowSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const FailedWorkflowSchema = Type.Object(
-  {
-    workflowId: Type.String(),
-    runId: Type.String(),
-    type: Type.String(),
-    status: Type.String({ description: 'FAILED, TIMED_OUT, TERMINATED or CANCELLED' }),
-    closedAt: Optional(Iso),
-    eventId: Optional(Type.String()),
-    rootCause: CauseSchema,
-    rootWorkflowId: Type.String(),
-    error: Type.String(),
-    childFailure: Type.Boolean(),
-  },
-  { additionalProperties: false },
-);
-
 export const ListSchema = Type.Object(
   {
     query: Type.String({ description: 'The visibility query that was run' }),
     total: Type.Integer({ minimum: 0 }),
     failures: Type.Array(FailedWorkflowSchema),
-  },
-  { additionalProperties: false },
-);
-
-export const GroupSchema = Type.Object(
-  {
-    key: Type.String(),
-    count: Type.Integer({ minimum: 1 }),
-    percent: Type.Number({ minimum: 0, maximum: 100 }),
-    firstSeen: Optional(Iso),
-    lastSeen: Optional(Iso),
-    example: Type.String({ description: 'One workflow id of the group' }),
   },
   { additionalProperties: false },
 );
@@ -257,7 +218,6 @@ type Fits<A, B> = A extends B ? true : never;
 export const schemasMatchTypes: [
   Fits<ShowJson, Static<typeof ShowSchema>>,
   Fits<ListFailedResult, Static<typeof ListSchema>>,
-  Fits<FailureGroup, Static<typeof GroupSchema>>,
   Fits<PendingReport, Static<typeof PendingSchema>>,
   Fits<TraceReport, Static<typeof TraceSchema>>,
-] = [true, true, true, true, true];
+] = [true, true, true, true];

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadWorkerConfig } from '../config';
-import { Knobs } from '../providers/knobs';
-import { ProviderStore } from '../providers/store';
+import { loadWorkerConfig } from '../../src/config';
+import { Knobs } from '../../src/providers/knobs';
+import { ProviderStore } from '../../src/providers/store';
 import { localEnv } from './local-stack-file';
 import { ROOT } from './provision';
 

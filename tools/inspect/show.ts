@@ -5,9 +5,9 @@
  * projections to the read-side cache (text and JSON list them).
  */
 import type { Client } from '@temporalio/client';
-import { formatCause, type Cause } from './failure';
+import { formatCause, type Cause } from '../../src/observe/root-cause';
 import type { Step, StepStatus, Timeline } from './history';
-import { diagram, label, nodeId } from './mermaid';
+import { diagram, label, nodeId } from '../../src/observe/mermaid';
 import { CACHE, orderParticipants, peerOf } from './participants';
 import { loadTimeline } from './source';
 

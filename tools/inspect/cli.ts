@@ -6,10 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../../src/config';
 import { localEnv } from '../dev/local-stack-file';
 import { ensureTemporalCli } from '../dev/provision';
-import { connectClient } from '../temporal/connection';
+import { connectClient } from '../../src/temporal/connection';
 import {
   assertSomeFailures,
   DEFAULT_LIMIT,
@@ -23,10 +23,10 @@ import {
   parseSince,
   type FailedStatus,
   type GroupKey,
-} from './list-failed';
+} from '../../src/observe/failed-workflows';
 import { describePending, pendingMermaid, pendingText } from './pending';
 import { showCompact, showMermaid, showText, timelineJson } from './show';
-import { explain, InspectError, UsageError } from './source';
+import { explain, InspectError, UsageError } from '../../src/observe/visibility';
 import { traceMermaid, traceRootCause, traceText } from './trace';
 
 export const FORMATS = ['text', 'json', 'mermaid'] as const;

@@ -5,7 +5,7 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { rootCause, type Cause, type ProtoFailure } from './failure';
+import { rootCause, type Cause, type ProtoFailure } from '../../src/observe/root-cause';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;

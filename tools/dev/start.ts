@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import closeWithGrace from 'close-with-grace';
 import { DATA_DIR, writeStackFile } from './local-stack-file';
 import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
 import {
@@ -73,17 +74,19 @@ async function main(): Promise<void> {
   const logs = ensureDir(path.join(DATA_DIR, 'logs'));
   const started: Service[] = [];
   let stopping = false;
+  const stopChildren = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    for (const service of started.reverse()) await service.stop();
+    console.log('Stopped.');
+  };
+  // Ctrl-C or a signal: every service stopped, newest first (30 s at most, then the process exits anyway).
+  closeWithGrace({ delay: 30_000 }, () => stopChildren());
   const stopAll = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      console.log('\nStopping…');
-      for (const service of started.reverse()) await service.stop();
-      console.log('Stopped.');
-    }
+    await stopChildren();
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
   const track = <S extends Service>(service: S): S => {
     started.push(service);
     void service.exited.then((code) => {

@@ -5,10 +5,10 @@
  * running saga show as waiting, in the order the saga will run them.
  */
 import type { Client } from '@temporalio/client';
-import { PURCHASE_SAGA, PURCHASE_WORKFLOW_TYPE, type SagaStep } from '../sagas/purchase/contract';
-import { formatCause, type Cause } from './failure';
+import { PURCHASE_SAGA, PURCHASE_WORKFLOW_TYPE, type SagaStep } from '../../src/sagas/purchase/contract';
+import { formatCause, type Cause } from '../../src/observe/root-cause';
 import type { Step, StepStatus, Timeline } from './history';
-import { diagram, label } from './mermaid';
+import { diagram, label } from '../../src/observe/mermaid';
 import { describePending } from './pending';
 import { attemptsText, STATUS_MARK } from './show';
 import { loadTimeline } from './source';

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../entities/seat/contract';
+import { SEARCH_ATTRIBUTES } from '../../src/entities/seat/contract';
 import { ROOT } from './provision';
 
 export const HOST = '127.0.0.1';

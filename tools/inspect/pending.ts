@@ -5,12 +5,13 @@
  * admitted and waiting counts, a seat entity its status).
  */
 import type { Client } from '@temporalio/client';
-import { queueSnapshotQuery, QUEUE_WORKFLOW_TYPE } from '../entities/queue/contract';
-import { SEAT_WORKFLOW_TYPE, seatStateQuery } from '../entities/seat/contract';
-import { formatCause, rootCause, type Cause } from './failure';
+import { queueSnapshotQuery, QUEUE_WORKFLOW_TYPE } from '../../src/entities/queue/contract';
+import { SEAT_WORKFLOW_TYPE, seatStateQuery } from '../../src/entities/seat/contract';
+import { formatCause, rootCause, type Cause } from '../../src/observe/root-cause';
 import { compactTimeline, toMs } from './history';
-import { diagram, label } from './mermaid';
-import { explain, fetchEvents } from './source';
+import { diagram, label } from '../../src/observe/mermaid';
+import { explain } from '../../src/observe/visibility';
+import { fetchEvents } from './source';
 import { formatMs } from './show';
 
 export interface PendingActivity {

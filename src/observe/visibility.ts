@@ -1,11 +1,10 @@
 /**
- * What the views read from Temporal: histories, close events, descriptions and visibility lists. Every
- * "not found" and "cannot reach the server" becomes an InspectError: one line for the person at the
- * terminal, never a stack trace.
+ * What the read views take from Temporal's visibility store and histories: the failure listing the API
+ * serves and the debugging CLI both read through here. Every "not found" and "cannot reach the server"
+ * becomes an InspectError: one line for a person, never a stack trace.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { compactTimeline, type Timeline } from './history';
 
 export class InspectError extends Error {
   override name = 'InspectError';
@@ -14,7 +13,7 @@ export class InspectError extends Error {
 /** A malformed command line (exit 2, where other InspectErrors exit 1). */
 export class UsageError extends InspectError {}
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const NOT_FOUND = 5; // gRPC status NOT_FOUND
 const UNAVAILABLE = 14;
@@ -33,24 +32,6 @@ export function explain(err: unknown, workflowId?: string): unknown {
     return new InspectError(`Temporal server not reachable: ${(err as Error).message.split('\n')[0]}`);
   }
   return err;
-}
-
-/** Every event of a run (the latest run unless `runId` is given). */
-export async function fetchEvents(
-  client: Client,
-  workflowId: string,
-  runId?: string,
-): Promise<HistoryEvent[]> {
-  try {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    return history.events ?? [];
-  } catch (err) {
-    throw explain(err, workflowId);
-  }
-}
-
-export async function loadTimeline(client: Client, workflowId: string, runId?: string): Promise<Timeline> {
-  return compactTimeline(workflowId, await fetchEvents(client, workflowId, runId));
 }
 
 /** Only the close event of a run: one small read per failed workflow when listing thousands. */

@@ -2,8 +2,8 @@
  * Who a step talks to, for the sequence diagrams: seat claims go to the seat entity, charges to the
  * payment gateway, projections to the cache. Workflow ids come from the contracts.
  */
-import { queueWorkflowId } from '../entities/queue/contract';
-import { seatWorkflowId } from '../entities/seat/contract';
+import { queueWorkflowId } from '../../src/entities/queue/contract';
+import { seatWorkflowId } from '../../src/entities/seat/contract';
 import type { Step, Timeline } from './history';
 
 export const PAYMENT_GATEWAY = 'payment gateway';

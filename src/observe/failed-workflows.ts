@@ -3,9 +3,9 @@
  * first and last seen). One visibility query plus one close-event read per workflow.
  */
 import type { Client } from '@temporalio/client';
-import { chainOf, formatCause, groupKey, rootCause, type Cause } from './failure';
+import { chainOf, formatCause, groupKey, rootCause, type Cause } from './root-cause';
 import { diagram, label } from './mermaid';
-import { fetchCloseEvent, InspectError, listWorkflows, UsageError, type ListedWorkflow } from './source';
+import { fetchCloseEvent, InspectError, listWorkflows, UsageError, type ListedWorkflow } from './visibility';
 import { mapLimit } from '../lib/concurrency';
 
 /** `--status` values and the visibility status each one means. */

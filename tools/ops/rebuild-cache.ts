@@ -1,12 +1,12 @@
 /** `npm run rebuild-cache [-- <eventId>]`: restores the read-side cache from the entities. */
-import { loadRedisConfig, loadTemporalConfig } from '../config';
+import { loadRedisConfig, loadTemporalConfig } from '../../src/config';
 import { localEnv } from '../dev/local-stack-file';
-import { connectClient } from '../temporal/connection';
-import { rebuildAll, rebuildEvent } from './rebuild';
-import { createRedis, waitForRedis } from './redis';
-import { PurchaseCache } from './purchase-cache';
-import { QueueCache } from './queue-cache';
-import { SeatCache } from './seat-cache';
+import { connectClient } from '../../src/temporal/connection';
+import { rebuildAll, rebuildEvent } from '../../src/cache/rebuild';
+import { createRedis, waitForRedis } from '../../src/cache/redis';
+import { PurchaseCache } from '../../src/cache/purchase-cache';
+import { QueueCache } from '../../src/cache/queue-cache';
+import { SeatCache } from '../../src/cache/seat-cache';
 
 async function main(): Promise<void> {
   const eventId = process.argv[2];

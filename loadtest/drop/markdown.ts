@@ -1,0 +1,166 @@
+/** The drop report as Markdown: correctness first, then speed, where the time went, and the targets. */
+import { coresOf, cpuTotal } from './figures';
+import type { DropReport, Percentiles } from './report';
+import { STORE_KINDS, type StoreFigures, type StoreKind } from './store';
+import { targetsMet } from './targets';
+import type { Timeline } from './timeline';
+
+/** "name share, …, total T" for a CPU-share record (% of one core). */
+function cpuLine(shares: Record<string, number>): string {
+  return `${Object.entries(shares)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}; total ${cpuTotal(shares)}`;
+}
+
+/** Where a purchase's time went: means over the drop's purchases, from their histories. */
+function timelineLines(timeline?: Timeline): string[] {
+  if (!timeline || timeline.purchase.purchases === 0) return [];
+  const p = timeline.purchase;
+  const part = (name: string, ms: number) =>
+    `| ${name} | ${ms} | ${Math.round((ms / Math.max(1, p.totalMs)) * 100)} % |`;
+  return [
+    '',
+    `Where a purchase's time went (mean of ${p.purchases} purchases, from their histories; a step's own work is inside these):`,
+    '',
+    '| part | ms | share |',
+    '|---|---:|---:|',
+    part('workflow tasks waiting for the worker', p.taskWaitMs),
+    part(
+      'inside workflow tasks (local activities: seat claims, projections, waiting-room messages)',
+      p.taskRunMs,
+    ),
+    part('activities waiting for the worker', p.activityWaitMs),
+    part('activities running (seat pick, payment, undo steps)', p.activityRunMs),
+    part('confirmation child starting', p.childStartMs),
+    part('first to last history event', p.totalMs),
+    '',
+    `Seat entity tasks (a claim waits for one): ${timeline.seatTasks.tasks} tasks, ${timeline.seatTasks.waitMs} ms waiting for the worker and ${timeline.seatTasks.runMs} ms inside on average.`,
+  ];
+}
+
+/** Store calls per unit, and how many were in flight on average (above 1: queued for the store). */
+function storeCell(store: StoreFigures | undefined): string {
+  return store
+    ? `${store.callsPerUnit} (${store.inFlight} calls in flight on average)`
+    : 'not measured (no server metrics)';
+}
+
+/** Store calls and call time by kind, per purchase and per probe, when the server's metrics were read. */
+function storeTable(drop: StoreFigures | undefined, probe: StoreFigures | undefined): string[] {
+  if (!drop?.kinds) return [];
+  const cells = (f?: { callsPerUnit: number; msPerUnit?: number }): string =>
+    f ? `${f.callsPerUnit} | ${f.msPerUnit ?? '–'}` : '– | –';
+  return [
+    '',
+    'The Temporal store, per purchase (from the crowd until every fan was answered) and per minimal workflow (the ceiling probe); ms is the summed duration of the calls, waiting for the connection to the store included:',
+    '',
+    '| store calls | per purchase | ms | per minimal workflow | ms |',
+    '|---|---:|---:|---:|---:|',
+    ...(Object.keys(STORE_KINDS) as StoreKind[]).map(
+      (kind) =>
+        `| ${STORE_KINDS[kind].label} | ${cells(drop.kinds?.[kind])} | ${cells(probe?.kinds?.[kind])} |`,
+    ),
+    `| all | ${cells(drop)} | ${cells(probe)} |`,
+  ];
+}
+
+export function renderMarkdown(report: DropReport, chartFile?: string): string {
+  const l = report.latencyMs;
+  const row = (name: string, p: Percentiles) =>
+    `| ${name} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} | ${p.count} |`;
+  const table = (entries: [string, string | number][]) => entries.map(([k, v]) => `| ${k} | ${v} |`);
+  return [
+    `# Drop report: ${report.eventId}`,
+    '',
+    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}, once the event's seat entities all answered (${report.seatsReadySeconds ?? '–'} s after it was created).`,
+    '',
+    '## Correctness (from the auditor)',
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    ...table([
+      ['sold', report.sold],
+      ['oversold', report.oversold],
+      ['doubleSold', report.doubleSold],
+      ['chargedWithoutTicket', report.chargedWithoutTicket],
+      ['strandedHolds', report.strandedHolds],
+      ['admission-order inversions', report.admissionInversions],
+      ['fans answered', `${report.fansAnswered} of ${report.fans}`],
+      [
+        'final states',
+        Object.entries(report.finals)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+    ]),
+    '',
+    ...report.audit.invariants.map(
+      (i) =>
+        `- ${i.ok ? '✅' : '❌'} ${i.name} (${Object.entries(i.counts)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`,
+    ),
+    '',
+    '## Speed',
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    ...table([
+      ['sold out after opening (s)', report.sellOutSeconds ?? 'not sold out'],
+      ['every fan answered after opening (s)', report.drainSeconds ?? 'not all answered'],
+      ['purchases per second (until sold out)', report.purchasesPerSec],
+      [
+        'ceiling: minimal workflows per second',
+        report.ceiling
+          ? `${report.ceiling.probesPerSec} (${report.ceiling.eventsPerProbe} history events and ${report.ceiling.workflowTasksPerProbe} workflow tasks each, ${report.ceiling.inFlight} in flight)`
+          : 'not measured',
+      ],
+      ['purchases/s as a fraction of the ceiling', report.ceiling?.fraction ?? '–'],
+      ['Temporal history events per ticket sold', report.historyEventsPerTicket],
+      ['Temporal store calls per purchase (the drop)', storeCell(report.store)],
+      ['Temporal store calls per minimal workflow (the ceiling)', storeCell(report.ceiling?.store)],
+      ['HTTP 5xx', report.http5xx],
+      ['requests without an HTTP answer', report.networkErrors],
+    ]),
+    '',
+    '| latency (ms) | p50 | p95 | p99 | max | count |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('join', l.join),
+    row('poll', l.poll),
+    row('purchase (POST until final)', l.purchase),
+    ...storeTable(report.store, report.ceiling?.store),
+    '',
+    `HTTP statuses: ${Object.entries(report.httpStatuses)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')}.`,
+    '',
+    `Failures by code: ${
+      Object.entries(report.failuresByCode)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }.`,
+    ...timelineLines(report.timeline),
+    '',
+    `Peak RSS (MiB): ${Object.entries(report.peakRssMiB)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ', ',
+      )}; whole stack (without the load generator) ${report.wholeStackPeakRssMiB ?? 'not measured'}.`,
+    '',
+    `CPU during the drop (% of one core; ${coresOf(report)} cores): ${cpuLine(report.cpuPercent)}.`,
+    ...(report.crowdCpuPercent
+      ? [
+          '',
+          `CPU while the crowd arrived (the ${report.options.windowSec} s window): ${cpuLine(report.crowdCpuPercent)}.`,
+        ]
+      : []),
+    '',
+    '## Targets',
+    '',
+    ...targetsMet(report).map(
+      (t) => `- ${t.met ? '✅' : '❌'} ${t.target}${t.stoppedBy ? `. What stops it: ${t.stoppedBy}.` : ''}`,
+    ),
+    '',
+    ...(chartFile ? ['## Over time', '', `![sales, holds and queue depth over time](${chartFile})`, ''] : []),
+  ].join('\n');
+}

@@ -1,0 +1,112 @@
+/**
+ * The drop's targets: each one, whether a report met it, and when missed, what in the same run stops it
+ * (named only when the run's own figures show it).
+ */
+import { MAX_POLL_AFTER_MS } from '../../src/entities/queue/contract';
+import { coresOf, cpuTotal, round } from './figures';
+import type { DropReport } from './report';
+
+/** A target, whether a report met it, and when missed, what in the same run stops it. */
+interface Target {
+  target: string;
+  met: (r: DropReport) => boolean;
+  field: string;
+  /** What stops it, from the run's own figures (undefined when the run lacks them). */
+  stoppedBy?: (r: DropReport) => string | undefined;
+}
+
+/** The issue's sell-out target: every seat sold this many seconds after opening. */
+const SELL_OUT_TARGET_SEC = 20;
+
+/** Below this share of the machine's CPUs, a report does not blame them. */
+const CPU_BOUND = 0.9;
+
+function cpuStops(r: DropReport): string | undefined {
+  if (!r.crowdCpuPercent) return undefined;
+  const used = cpuTotal(r.crowdCpuPercent);
+  const capacity = coresOf(r) * 100;
+  if (used < CPU_BOUND * capacity) return undefined;
+  return `the machine's CPUs: while ${Math.round(r.fans / r.options.windowSec)} fans a second arrived, the stack and the load generator used ${used} % of its ${capacity} %, and joins queued for them`;
+}
+
+function ceilingStops(r: DropReport): string | undefined {
+  const purchases = r.latencyMs.purchase.count;
+  const probes = r.ceiling?.probesPerSec ?? 0;
+  const needed = Math.ceil(purchases / SELL_OUT_TARGET_SEC);
+  if (probes <= 0 || purchases === 0 || probes >= needed) return undefined;
+  return `the machine's ceiling: this run's ${purchases} purchases in ${SELL_OUT_TARGET_SEC} s take ${needed} a second, and the ceiling probe ran ${probes} a second; purchases as light as the probe would still take ${Math.round(purchases / probes)} s`;
+}
+
+function pollStops(r: DropReport): string | undefined {
+  if (r.sellOutSeconds === null || r.drainSeconds === null) return undefined;
+  const gap = round(r.drainSeconds - r.sellOutSeconds);
+  const pollsPerSec = Math.round(r.latencyMs.poll.count / r.drainSeconds);
+  return `sold out ${r.sellOutSeconds} s after opening, and the last fan heard of it ${gap} s later: a fan far back polls at most every ${MAX_POLL_AFTER_MS / 1000} s (the crowd polled ${pollsPerSec} times a second on average)`;
+}
+
+function storeStops(r: DropReport): string | undefined {
+  const drop = r.store;
+  const probe = r.ceiling?.store;
+  if (drop?.msPerUnit === undefined || probe?.msPerUnit === undefined) return undefined;
+  if (drop.inFlight < 1 || probe.inFlight < 1 || drop.msPerUnit <= probe.msPerUnit) return undefined;
+  return `the Temporal store, busy in both: ${drop.inFlight} calls in flight on average in the drop and ${probe.inFlight} in the probe (the dev server has one SQLite connection: above 1, calls wait for it); a purchase took ${drop.msPerUnit} ms of its time and a probe ${probe.msPerUnit} ms (where: the store table above)`;
+}
+
+const TARGETS: Target[] = [
+  {
+    target: '0 oversold, 0 double-sold',
+    met: (r) => r.oversold === 0 && r.doubleSold === 0,
+    field: 'oversold / doubleSold',
+  },
+  {
+    target: '0 charged without ticket',
+    met: (r) => r.chargedWithoutTicket === 0,
+    field: 'chargedWithoutTicket',
+  },
+  { target: '0 stranded holds', met: (r) => r.strandedHolds === 0, field: 'strandedHolds' },
+  { target: 'every fan answered', met: (r) => r.fansAnswered === r.fans, field: 'fansAnswered' },
+  {
+    target: '0 5xx (and no dropped connections)',
+    met: (r) => r.http5xx === 0 && r.networkErrors === 0,
+    field: 'http5xx',
+  },
+  {
+    target: 'join p99 ≤ 100 ms',
+    met: (r) => r.latencyMs.join.p99 <= 100,
+    field: 'latencyMs.join.p99',
+    stoppedBy: cpuStops,
+  },
+  {
+    target: 'sold out ≤ 20 s after opening',
+    met: (r) => r.sellOutSeconds !== null && r.sellOutSeconds <= SELL_OUT_TARGET_SEC,
+    field: 'sellOutSeconds',
+    stoppedBy: ceilingStops,
+  },
+  {
+    target: 'every fan answered ≤ 30 s after opening',
+    met: (r) => r.drainSeconds !== null && r.drainSeconds <= 30,
+    field: 'drainSeconds',
+    stoppedBy: pollStops,
+  },
+  {
+    target: 'purchases/s ≥ 70 % of the ceiling',
+    met: (r) => (r.ceiling?.fraction ?? 0) >= 0.7,
+    field: 'ceiling.fraction',
+    stoppedBy: storeStops,
+  },
+  {
+    target: 'whole stack peak RSS ≤ 2 GiB',
+    met: (r) => r.wholeStackPeakRssMiB !== null && r.wholeStackPeakRssMiB <= 2048,
+    field: 'wholeStackPeakRssMiB',
+  },
+];
+
+export function targetsMet(
+  report: DropReport,
+): { target: string; met: boolean; field: string; stoppedBy?: string }[] {
+  return TARGETS.map(({ target, met, field, stoppedBy }) => {
+    const ok = met(report);
+    const why = ok ? undefined : stoppedBy?.(report);
+    return { target, met: ok, field, ...(why ? { stoppedBy: why } : {}) };
+  });
+}

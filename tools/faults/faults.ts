@@ -1,0 +1,86 @@
+/**
+ * Faults for tests, injected around the production activities by an activity interceptor that only a
+ * worker started for tests registers (`tools/faults/worker.ts`). The product's worker and activities know
+ * nothing of them.
+ */
+import type { Context } from '@temporalio/activity';
+import type {
+  ActivityExecuteInput,
+  ActivityInboundCallsInterceptor,
+  ActivityInterceptorsFactory,
+  Next,
+} from '@temporalio/worker';
+import { Type } from '@sinclair/typebox';
+import { EnvVar, readEnv, type Env } from '../../src/lib/env';
+import { SharedSetting, type ProviderStore } from '../../src/providers/store';
+
+export interface Faults {
+  /**
+   * The first attempt of every seat hold loses the seat entity's answer after the hold was applied (as a
+   * timed-out call would), so the retry must find the same hold.
+   */
+  seatAnswerLoss: boolean;
+  /**
+   * This process kills itself (SIGKILL) right after a seat hold was applied, before the purchase's
+   * workflow task that made it completes. From the process's environment only (never stored), so it
+   * cannot reach another worker.
+   */
+  crashAfterHold: boolean;
+}
+
+const FaultsEnv = Type.Object({
+  TICKETDROP_FAULT_SEAT_ANSWER_LOSS: EnvVar.flag(),
+  TICKETDROP_FAULT_CRASH_AFTER_HOLD: EnvVar.flag(),
+});
+
+export function faultsFromEnv(env: Env = process.env): Faults {
+  const e = readEnv(FaultsEnv, env);
+  return {
+    seatAnswerLoss: e.TICKETDROP_FAULT_SEAT_ANSWER_LOSS,
+    crashAfterHold: e.TICKETDROP_FAULT_CRASH_AFTER_HOLD,
+  };
+}
+
+/** The faults in force: a test turns them on for every test worker through the providers' store. */
+export class FaultSwitch extends SharedSetting<Faults> {
+  constructor(
+    store: ProviderStore,
+    private readonly own: Faults = faultsFromEnv(),
+  ) {
+    super(store, 'test-faults', own);
+  }
+
+  override current(now = Date.now()): Faults {
+    return { ...super.current(now), crashAfterHold: this.own.crashAfterHold };
+  }
+}
+
+/** The activity whose answer carries a seat hold: the faults strike right after it lands. */
+const HOLD_ACTIVITY = 'reserveSeat';
+
+class SeatHoldFaults implements ActivityInboundCallsInterceptor {
+  constructor(
+    private readonly ctx: Context,
+    private readonly faults: FaultSwitch,
+  ) {}
+
+  async execute(
+    input: ActivityExecuteInput,
+    next: Next<ActivityInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
+    const result = await next(input);
+    const { activityType, attempt } = this.ctx.info;
+    if (activityType !== HOLD_ACTIVITY) return result;
+    const faults = this.faults.current();
+    if (faults.crashAfterHold) process.kill(process.pid, 'SIGKILL');
+    if (faults.seatAnswerLoss && attempt === 1) {
+      const { seatId, holdId } = result as { seatId: string; holdId: string };
+      throw new Error(`fault injected: the answer of seat ${seatId} to hold ${holdId} was lost`);
+    }
+    return result;
+  }
+}
+
+export function faultInterceptors(faults: FaultSwitch): ActivityInterceptorsFactory {
+  return (ctx) => ({ inbound: new SeatHoldFaults(ctx, faults) });
+}
