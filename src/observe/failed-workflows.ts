@@ -91,7 +91,9 @@ export function buildQuery(options: ListFailedOptions): string {
     .join(', ');
   const parts = [`ExecutionStatus IN (${statuses})`];
   if (options.sinceMs !== undefined) {
-    parts.push(`CloseTime > '${new Date((options.now ?? Date.now()) - options.sinceMs).toISOString()}'`);
+    // A window longer than time itself means "since the beginning", not an invalid date.
+    const from = Math.max(0, (options.now ?? Date.now()) - options.sinceMs);
+    parts.push(`CloseTime > '${new Date(from).toISOString()}'`);
   }
   if (options.eventId) parts.push(`EventId = ${JSON.stringify(options.eventId)}`);
   if (options.type) parts.push(`WorkflowType = ${JSON.stringify(options.type)}`);

@@ -130,6 +130,12 @@ describe('bad input to POST /events changes nothing', () => {
     ['zero rows', 400, 'VALIDATION', (id) => ({ payload: eventBody(id, { rows: 0 }) })],
     ['bad admission', 400, 'VALIDATION', (id) => ({ payload: eventBody(id, { admission: 'vip' }) })],
     ['bad onSaleAt', 400, 'VALIDATION', (id) => ({ payload: eventBody(id, { onSaleAt: 'tomorrow' }) })],
+    [
+      'an onSaleAt at a leap second (valid RFC 3339, no JavaScript date)',
+      400,
+      'VALIDATION',
+      (id) => ({ payload: eventBody(id, { onSaleAt: '2026-12-31T23:59:60Z' }) }),
+    ],
   ];
 
   it.each(cases)('%s → %i %s', async (_name, status, code, build) => {

@@ -8,7 +8,7 @@ import { PurchaseCache } from '../../src/cache/purchase-cache';
 import { QueueCache } from '../../src/cache/queue-cache';
 import { waitForRedis, type RedisClient } from '../../src/cache/redis';
 import type { QueueView } from '../../src/entities/queue/contract';
-import type { PurchaseStatus } from '../../src/sagas/purchase/contract';
+import { purchaseWorkflowId, type PurchaseStatus } from '../../src/sagas/purchase/contract';
 import { eventually, openStack, uniqueId, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -95,7 +95,7 @@ describe('the change feed', () => {
     const { eventId, messages } = await watchedEvent();
     const purchases = new PurchaseCache(stack.redis);
     const status = (fanId: string, version: number, patch: Partial<PurchaseStatus>): PurchaseStatus => ({
-      purchaseId: `purchase-${eventId}-${fanId}`,
+      purchaseId: purchaseWorkflowId(eventId, fanId),
       eventId,
       fanId,
       state: 'paying',

@@ -12,6 +12,7 @@ import type { EventDefinition } from '../../src/entities/event/contract';
 import { seatIds } from '../../src/entities/seat/contract';
 import { joinQueue, queueMe } from '../support/fans';
 import {
+  adminHeaders,
   createTestEvent,
   eventually,
   finalStatus,
@@ -224,7 +225,7 @@ describe('the live dashboard', () => {
     const href = (await row.getByRole('link', { name: /PAYMENT_DECLINED/ }).getAttribute('href'))!;
     const view = await eventually(
       async () => {
-        const response = await stack.app.inject({ url: href });
+        const response = await stack.app.inject({ url: href, headers: adminHeaders() });
         return response.body.includes(started.purchaseId) ? response.body : undefined;
       },
       15_000,

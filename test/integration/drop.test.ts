@@ -2,6 +2,7 @@
  * The drop in small (2,000 fans, 50 seats, 3 s) through the real HTTP API, audited from the sources of
  * truth; and the auditor itself, shown to catch violations planted behind the system's back.
  */
+import { purchaseWorkflowId } from '../../src/sagas/purchase/contract';
 import type { AddressInfo } from 'node:net';
 import { audit, auditCaches, type AuditReport } from '../../tools/audit/auditor';
 import { holdSeatUpdate, seatWorkflowId } from '../../src/entities/seat/contract';
@@ -112,14 +113,14 @@ describe('the auditor', () => {
     store.recordTicket({
       ...sold,
       ticketId: `${sold.ticketId}-forged`,
-      purchaseId: `purchase-${eventId}-eve`,
+      purchaseId: purchaseWorkflowId(eventId, 'eve'),
       fanId: 'eve',
     });
     // 2. A captured charge with neither a ticket nor a refund.
     store.recordCharge({
       idempotencyKey: `planted-${eventId}`,
       chargeId: `ch_planted_${eventId}`,
-      purchaseId: `purchase-${eventId}-mallory`,
+      purchaseId: purchaseWorkflowId(eventId, 'mallory'),
       eventId,
       fanId: 'mallory',
       amountCents: 4200,
@@ -128,7 +129,7 @@ describe('the auditor', () => {
     });
     // 3. A hold on A3 for a purchase that does not exist: nobody will ever confirm or release it.
     await stack.client.workflow.getHandle(seatWorkflowId(eventId, 'A3')).executeUpdate(holdSeatUpdate, {
-      args: [{ holdId: 'planted', purchaseId: `purchase-${eventId}-ghost`, ttlMs: 10 * 60 * 1000 }],
+      args: [{ holdId: 'planted', purchaseId: purchaseWorkflowId(eventId, 'ghost'), ttlMs: 10 * 60 * 1000 }],
     });
 
     const report = await auditEvent(eventId);

@@ -23,6 +23,7 @@ import type { ProviderStore } from '../../src/providers/store';
 import { joinQueue } from '../support/fans';
 import { invalidMermaid } from '../support/mermaid';
 import {
+  adminHeaders,
   createTestEvent,
   eventually,
   finalStatus,
@@ -475,7 +476,7 @@ describe('ticketdrop: pass-through and bad input', () => {
   });
 });
 
-describe('GET /events/:eventId/failures (the dashboard links here)', () => {
+describe('GET /events/:eventId/failures (admin; the dashboard links here)', () => {
   it('groups an event’s failed purchases by code and lists the ones with the asked code; unknown event → 404', async () => {
     const eventId = await createTestEvent(stack);
     const declined = await startPurchase(stack, eventId, {
@@ -486,7 +487,10 @@ describe('GET /events/:eventId/failures (the dashboard links here)', () => {
     await finalStatus(stack, declined);
     const body = await eventually(
       async () => {
-        const response = await stack.app.inject({ url: `/events/${eventId}/failures?code=PAYMENT_DECLINED` });
+        const response = await stack.app.inject({
+          url: `/events/${eventId}/failures?code=PAYMENT_DECLINED`,
+          headers: adminHeaders(),
+        });
         const json = response.json() as {
           total: number;
           groups: { key: string; count: number }[];
@@ -501,14 +505,51 @@ describe('GET /events/:eventId/failures (the dashboard links here)', () => {
     expect(body.failures?.map((f) => f.workflowId)).toEqual([declined.purchaseId]);
     const text = await stack.app.inject({
       url: `/events/${eventId}/failures?code=PAYMENT_DECLINED&format=text`,
+      headers: adminHeaders(),
     });
     expect(text.headers['content-type']).toMatch(/^text\/plain/);
     expect(text.body).toMatch(/1\s+100\.0%.*PAYMENT_DECLINED/);
     expect(text.body).toContain(declined.purchaseId);
-    const missing = await stack.app.inject({ url: '/events/no-such-event/failures' });
+    const missing = await stack.app.inject({
+      url: '/events/no-such-event/failures',
+      headers: adminHeaders(),
+    });
     expect(missing.statusCode).toBe(404);
     expect(missing.headers['content-type']).toMatch(/application\/problem\+json/);
-    const bad = await stack.app.inject({ url: `/events/${eventId}/failures?since=yesterday` });
+    const bad = await stack.app.inject({
+      url: `/events/${eventId}/failures?since=yesterday`,
+      headers: adminHeaders(),
+    });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('answers only the admin: without the token 401, with a fan-facing token 401, nothing listed', async () => {
+    const eventId = await createTestEvent(stack);
+    for (const headers of [{}, { authorization: 'Bearer not-the-admin-token' }]) {
+      const response = await stack.app.inject({ url: `/events/${eventId}/failures?format=text`, headers });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    }
+  });
+
+  it('takes a window of any size: a thousand years, or more digits than a date holds, list everything', async () => {
+    const eventId = await createTestEvent(stack);
+    for (const since of ['365000d', `${'9'.repeat(30)}d`, '0.5ms']) {
+      const response = await stack.app.inject({
+        url: `/events/${eventId}/failures?since=${since}`,
+        headers: adminHeaders(),
+      });
+      expect({ since, status: response.statusCode }).toEqual({ since, status: 200 });
+      expect(response.json()).toMatchObject({ eventId, total: 0 });
+    }
+    for (const since of ['1.2.3s', '-5m', '5 m', '5w', `${'1'.repeat(40)}s`]) {
+      const response = await stack.app.inject({
+        url: `/events/${eventId}/failures?since=${encodeURIComponent(since)}`,
+        headers: adminHeaders(),
+      });
+      expect({ since, status: response.statusCode }).toEqual({ since, status: 400 });
+      expect(response.json()).toMatchObject({ code: 'VALIDATION' });
+    }
   });
 });

@@ -2,7 +2,7 @@
  * The purchase saga end to end: API → purchase workflow → seat entity, simulated providers, the real
  * worker, dev server and Redis.
  */
-import { confirmationWorkflowId } from '../../src/sagas/purchase/contract';
+import { confirmationWorkflowId, purchaseWorkflowId } from '../../src/sagas/purchase/contract';
 import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
@@ -61,7 +61,7 @@ describe('purchase saga', () => {
     const fanId = uniqueId('fan');
     const started = await startPurchase(stack, eventId, { fanId, seatId: 'A3' });
     expect(started.statusCode).toBe(202);
-    expect(started.purchaseId).toBe(`purchase-${eventId}-${fanId}`);
+    expect(started.purchaseId).toBe(purchaseWorkflowId(eventId, fanId));
 
     const done = await finalStatus(stack, started);
     expect(done).toMatchObject({ state: 'completed', seatId: 'A3', ticket: { seatId: 'A3' } });
@@ -86,6 +86,19 @@ describe('purchase saga', () => {
 
     const summary = (await stack.app.inject({ url: `/events/${eventId}` })).json();
     expect(summary).toMatchObject({ sold: 1, available: 4, held: 0 });
+  });
+
+  it('dashed ids never share a purchase: event a with fan b-c and event a-b with fan c buy apart', async () => {
+    const a = await createTestEvent(stack, { eventId: uniqueId('dash') });
+    const ab = await createTestEvent(stack, { eventId: `${a}-b` });
+    const one = await startPurchase(stack, a, { fanId: 'b-c', seatId: 'A1' });
+    const two = await startPurchase(stack, ab, { fanId: 'c', seatId: 'A1' });
+    expect([one.statusCode, two.statusCode]).toEqual([202, 202]);
+    expect(two.purchaseId).not.toBe(one.purchaseId);
+    expect(await finalStatus(stack, one)).toMatchObject({ state: 'completed', eventId: a, fanId: 'b-c' });
+    expect(await finalStatus(stack, two)).toMatchObject({ state: 'completed', eventId: ab, fanId: 'c' });
+    expect((await seatState(a, 'A1')).status).toBe('sold');
+    expect((await seatState(ab, 'A1')).status).toBe('sold');
   });
 
   it('a hold whose answer was lost is retried on the same seat: the fan gets it, no stray hold is left', async () => {
@@ -159,7 +172,7 @@ describe('purchase saga', () => {
     expect(summary).toMatchObject({ sold: 20, available: 0, held: 0, status: 'sold-out' });
     const captured = store
       .allCharges()
-      .filter((c) => c.purchaseId.startsWith(`purchase-${eventId}-`) && c.status === 'captured');
+      .filter((c) => c.purchaseId.startsWith(purchaseWorkflowId(eventId, '')) && c.status === 'captured');
     expect(captured).toHaveLength(20);
   });
 });
@@ -294,7 +307,7 @@ describe('bad input changes nothing and charges nobody', () => {
       expect(r.statusCode).toBe(status);
       expect(r.json()).toMatchObject({ code });
     }
-    expect(store.chargesFor(`purchase-${eventId}-${fanId}`)).toEqual([]);
+    expect(store.chargesFor(purchaseWorkflowId(eventId, fanId))).toEqual([]);
 
     const queueEvent = await createTestEvent(stack, { admission: 'queue' });
     const notAdmitted = await post(queueEvent, { fanId, paymentToken: 'tok_ok' });

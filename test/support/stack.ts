@@ -90,6 +90,8 @@ export function openProviderStore(): ProviderStore {
 export async function createTestEvent(
   stack: Stack,
   fields: {
+    /** A chosen id (a unique one by default). */
+    eventId?: string;
     name?: string;
     rows?: number;
     seatsPerRow?: number;
@@ -100,7 +102,7 @@ export async function createTestEvent(
     onSaleAt?: string;
   } = {},
 ): Promise<string> {
-  const eventId = uniqueId('ev');
+  const eventId = fields.eventId ?? uniqueId('ev');
   const response = await stack.app.inject({
     method: 'POST',
     url: '/events',

@@ -6,7 +6,7 @@ export const FailuresQuery = Type.Object(
     code: Type.Optional(
       Type.String({ pattern: '^[A-Z_]{1,40}$', description: 'List the failures with this code' }),
     ),
-    since: Type.Optional(Type.String({ pattern: '^[0-9.]+(ms|s|m|h|d)$', examples: ['5m'] })),
+    since: Type.Optional(Type.String({ pattern: '^[0-9.]+(ms|s|m|h|d)$', maxLength: 32, examples: ['5m'] })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
     format: Type.Optional(
       Type.Union([Type.Literal('json'), Type.Literal('text'), Type.Literal('mermaid')], { default: 'json' }),

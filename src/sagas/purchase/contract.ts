@@ -1,6 +1,6 @@
 /**
  * The purchase saga's contract: reserve → pay → issue → confirm → notify, each step with its undo.
- * One purchase per fan per event: `purchase-<eventId>-<fanId>` is also the purchase id.
+ * One purchase per fan per event: `purchase-<eventId>:<fanId>` is also the purchase id.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { FailureCode } from '../../failures';
@@ -9,9 +9,23 @@ import type { PaymentToken } from '../../providers/payments';
 export const PURCHASE_WORKFLOW_TYPE = 'purchase';
 export const CONFIRMATION_WORKFLOW_TYPE = 'confirmation';
 
-export const purchaseWorkflowId = (eventId: string, fanId: string): string => `purchase-${eventId}-${fanId}`;
+/**
+ * Event and fan ids may both contain `-`, so they are joined with `:`, which neither may contain: no two
+ * (event, fan) pairs share a purchase (`purchase-a:b-c` and `purchase-a-b:c` are two). The entities' ids
+ * need no such separator: `seat-<eventId>-<seatId>` ends in a seat id, which has no `-`.
+ */
+export const PAIR_SEPARATOR = ':';
+const PURCHASE_PREFIX = 'purchase-';
+export const purchaseWorkflowId = (eventId: string, fanId: string): string =>
+  `${PURCHASE_PREFIX}${eventId}${PAIR_SEPARATOR}${fanId}`;
+/**
+ * A purchase's confirmation: its id with the prefix changed. The saga derives it from its purchase id, so a run
+ * started under an earlier id scheme still starts the child it recorded.
+ */
+export const confirmationIdOf = (purchaseId: string): string =>
+  `confirmation-${purchaseId.startsWith(PURCHASE_PREFIX) ? purchaseId.slice(PURCHASE_PREFIX.length) : purchaseId}`;
 export const confirmationWorkflowId = (eventId: string, fanId: string): string =>
-  `confirmation-${eventId}-${fanId}`;
+  confirmationIdOf(purchaseWorkflowId(eventId, fanId));
 
 /** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
 export const BEST_AVAILABLE_TRIES = 8;

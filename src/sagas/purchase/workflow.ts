@@ -27,7 +27,7 @@ import {
   BEST_AVAILABLE_ROUNDS,
   cancelPurchaseUpdate,
   CONFIRMATION_WORKFLOW_TYPE,
-  confirmationWorkflowId,
+  confirmationIdOf,
   purchaseStatusQuery,
   TERMINAL_STATES,
   type ChannelResult,
@@ -290,7 +290,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     },
   ];
   await startChild(CONFIRMATION_WORKFLOW_TYPE, {
-    workflowId: confirmationWorkflowId(eventId, fanId),
+    workflowId: confirmationIdOf(purchaseId),
     args,
     // The confirmation outlives the purchase: its failures show in its own result, never in the purchase.
     parentClosePolicy: ParentClosePolicy.ABANDON,

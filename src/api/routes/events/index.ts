@@ -110,13 +110,16 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/events/:eventId/failures',
     {
+      // Who failed and why is for the operators: the failures name fans and purchases.
+      onRequest: app.requireAdmin,
       schema: {
         summary:
-          'Failed purchases by root cause: the `ticketdrop workflow list --failed --group-by error` view of one event',
+          'Failed purchases by root cause: the `ticketdrop workflow list --failed --group-by error` view of one event (admin)',
         tags: ['events'],
+        security: [{ bearer: [] }],
         params: EventParams,
         querystring: FailuresQuery,
-        response: { 200: EventFailures, ...problems(400, 404, 503) },
+        response: { 200: EventFailures, ...problems(400, 401, 404, 503) },
       },
     },
     async (request, reply) => {

@@ -60,7 +60,17 @@ export function normalizeDefinition(body: CreateEventBody): EventDefinition {
     maxActivePurchases: body.maxActivePurchases ?? EVENT_DEFAULTS.maxActivePurchases,
     admissionTtlSeconds: body.admissionTtlSeconds ?? EVENT_DEFAULTS.admissionTtlSeconds,
   };
-  if (body.onSaleAt !== undefined) definition.onSaleAt = new Date(body.onSaleAt).toISOString();
+  if (body.onSaleAt !== undefined) {
+    // RFC 3339 allows a leap second (23:59:60), which JavaScript dates cannot hold.
+    const at = Date.parse(body.onSaleAt);
+    if (!Number.isFinite(at)) {
+      throw new HttpProblem(
+        FailureCode.VALIDATION,
+        `onSaleAt ${body.onSaleAt} is not a time TicketDrop can hold`,
+      );
+    }
+    definition.onSaleAt = new Date(at).toISOString();
+  }
   return definition;
 }
 

@@ -225,18 +225,30 @@ export class PurchaseService {
     return this.purchaseCache.get(eventId, fanId).catch(() => undefined);
   }
 
-  /** From the cache; from the saga itself (and written back) when the cache has lost it. */
+  /**
+   * From the cache; from the saga itself (and written back) when the cache has lost it. Only a purchase of
+   * the very (event, fan) pair asked for is returned: anything else is "not found".
+   */
   private async read(claims: PurchaseClaims): Promise<PurchaseStatus> {
+    const notFound = () => new HttpProblem(FailureCode.NOT_FOUND, `no purchase ${claims.purchaseId}`);
+    const ours = (status: PurchaseStatus) =>
+      status.purchaseId === claims.purchaseId &&
+      status.eventId === claims.eventId &&
+      status.fanId === claims.fanId;
     const cached = await this.cachedStatus(claims.eventId, claims.fanId);
-    if (cached) return cached;
+    if (cached) {
+      if (!ours(cached)) throw notFound();
+      return cached;
+    }
+    let status: PurchaseStatus;
     try {
-      const status = await this.client.workflow.getHandle(claims.purchaseId).query(purchaseStatusQuery);
-      await this.purchaseCache.project(status).catch(() => undefined);
-      return status;
+      status = await this.client.workflow.getHandle(claims.purchaseId).query(purchaseStatusQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new HttpProblem(FailureCode.NOT_FOUND, `no purchase ${claims.purchaseId}`);
+      if (err instanceof WorkflowNotFoundError) throw notFound();
       throw err;
     }
+    if (!ours(status)) throw notFound();
+    await this.purchaseCache.project(status).catch(() => undefined);
+    return status;
   }
 }
