@@ -25,6 +25,7 @@ import { ProviderStore } from '../src/providers/store';
 import { connectClient } from '../src/temporal/connection';
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const GATE_TOKEN = 'bench-gate-token-0123456789';
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';
 const TASK_QUEUE = 'ticketdrop-bench';
 
@@ -105,6 +106,7 @@ export async function startLocalStack(options: { apiProcess?: boolean } = {}): P
       redis,
       taskQueue: TASK_QUEUE,
       adminToken: ADMIN_TOKEN,
+      gateToken: GATE_TOKEN,
       signingSecret: SIGNING_SECRET,
       purchase: loadPurchaseConfig({}),
     });

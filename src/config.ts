@@ -36,6 +36,7 @@ export interface Config {
   redis: RedisConfig;
   api: { host: string; port: number };
   adminToken: string;
+  gateToken: string;
   signingSecret: string;
   purchase: PurchaseConfig;
   /** The Temporal web UI the dashboard links seats to (what `npm start` starts, by default). */
@@ -100,6 +101,7 @@ const ApiEnv = Type.Object({
   TICKETDROP_API_HOST: EnvVar.string('127.0.0.1'),
   TICKETDROP_API_PORT: EnvVar.port(3000),
   TICKETDROP_ADMIN_TOKEN: EnvVar.secret(),
+  TICKETDROP_GATE_TOKEN: EnvVar.secret(),
   TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
   TICKETDROP_TEMPORAL_UI_URL: EnvVar.httpUrl(DEFAULT_TEMPORAL_UI_URL),
 });
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: loadRedisConfig(env),
     api: { host: e.TICKETDROP_API_HOST, port: e.TICKETDROP_API_PORT },
     adminToken: e.TICKETDROP_ADMIN_TOKEN,
+    gateToken: e.TICKETDROP_GATE_TOKEN,
     signingSecret: e.TICKETDROP_SIGNING_SECRET,
     purchase: loadPurchaseConfig(env),
     temporalUiUrl: e.TICKETDROP_TEMPORAL_UI_URL,

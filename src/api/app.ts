@@ -41,6 +41,8 @@ export interface AppOptions {
   redis: RedisClient;
   taskQueue: string;
   adminToken: string;
+  /** What a gate's ticket scanner presents to redeem tickets. */
+  gateToken: string;
   signingSecret: string;
   purchase: PurchaseConfig;
   joinBatching?: JoinBatching;
@@ -70,7 +72,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     closeClients: opts.closeClients ?? false,
   });
   await app.register(changeFeed);
-  await app.register(auth, { adminToken: opts.adminToken });
+  await app.register(auth, { adminToken: opts.adminToken, gateToken: opts.gateToken });
   await app.register(swagger, {
     openapi: {
       info: {

@@ -33,6 +33,7 @@ const STATUS: Record<FailureCode, number> = {
   CANCELLED: 409,
   NOT_CANCELLABLE: 409,
   TICKET_INVALID: 422,
+  TICKET_USED: 409,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   OVERLOADED: 503,
@@ -55,16 +56,24 @@ const TITLE: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** What some problems add: `usedAt` on TICKET_USED (when the ticket was first used). */
+export interface ProblemExtra {
+  usedAt?: string;
+}
+
 export class HttpProblem extends Error {
   readonly status: number;
   readonly retryAfterSeconds?: number;
+  /** Fields a problem of this code adds to the body (each in the Problem schema). */
+  readonly extra?: ProblemExtra;
 
   constructor(
     readonly code: FailureCode,
     readonly detail: string,
-    options: { status?: number; retryAfterSeconds?: number } = {},
+    options: { status?: number; retryAfterSeconds?: number; extra?: ProblemExtra } = {},
   ) {
     super(detail);
+    this.extra = options.extra;
     this.status = options.status ?? STATUS[code];
     this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 ? 1 : undefined);
   }
@@ -73,8 +82,9 @@ export class HttpProblem extends Error {
     return TITLE[this.status] ?? 'Error';
   }
 
-  body(): { type: string; title: string; status: number; detail: string; code: string } {
+  body(): { type: string; title: string; status: number; detail: string; code: string } & ProblemExtra {
     return {
+      ...this.extra,
       type: `https://ticketdrop.dev/problems/${this.code.toLowerCase().replace(/_/g, '-')}`,
       title: this.title,
       status: this.status,

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     redis,
     taskQueue: config.temporal.taskQueue,
     adminToken: config.adminToken,
+    gateToken: config.gateToken,
     signingSecret: config.signingSecret,
     purchase: config.purchase,
     temporalUiUrl: config.temporalUiUrl,

@@ -253,6 +253,7 @@ describe('the live dashboard', () => {
         redis: stack.redis,
         taskQueue: stack.config.temporal.taskQueue,
         adminToken: stack.config.adminToken,
+        gateToken: stack.config.gateToken,
         signingSecret: stack.config.signingSecret,
         purchase: stack.config.purchase,
       });

@@ -3,7 +3,7 @@
  * worker, dev server and Redis.
  */
 import { confirmationWorkflowId, purchaseWorkflowId } from '../../src/sagas/purchase/contract';
-import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import { rolloverSeatSignal, seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
 import { FaultSwitch } from '../../tools/faults/faults';
@@ -54,6 +54,9 @@ const confirmationResult = (eventId: string, fanId: string) =>
   );
 
 const verify = (qr: string) => stack.app.inject({ method: 'POST', url: '/tickets/verify', payload: { qr } });
+const gateHeaders = () => ({ authorization: `Bearer ${process.env.TICKETDROP_GATE_TOKEN}` });
+const redeem = (payload: { qr: string; scanId?: string }, headers: Record<string, string> = gateHeaders()) =>
+  stack.app.inject({ method: 'POST', url: '/tickets/redeem', payload, headers });
 
 describe('purchase saga', () => {
   it('happy path: completed, seat sold, exactly one charge, ticket verifies, email and SMS sent', async () => {
@@ -366,5 +369,84 @@ describe('bad input changes nothing and charges nobody', () => {
     const replay = await verify(voided[0].qr);
     expect(replay.statusCode).toBe(422);
     expect((await seatState(expiring, 'A1')).status).toBe('available');
+  });
+});
+
+describe('POST /tickets/redeem: a ticket admits one person', () => {
+  it('admits the first scan, refuses every later one with when it was first used, and verify says so', async () => {
+    const eventId = await createTestEvent(stack);
+    const done = await finalStatus(
+      stack,
+      await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' }),
+    );
+    const { qr } = done.ticket!;
+    expect((await verify(qr)).json()).not.toHaveProperty('usedAt');
+
+    const first = await redeem({ qr, scanId: 'gate-1-scan-1' });
+    expect(first.statusCode).toBe(200);
+    const { usedAt } = first.json() as { usedAt: string };
+    expect(first.json()).toEqual({ ticketId: done.ticket!.ticketId, eventId, seatId: 'A1', usedAt });
+
+    const second = await redeem({ qr });
+    expect(second.statusCode).toBe(409);
+    expect(second.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(second.json()).toMatchObject({ code: 'TICKET_USED', usedAt });
+    // The same scan sent again (its answer was lost) gets its first answer, not a refusal.
+    expect((await redeem({ qr, scanId: 'gate-1-scan-1' })).json()).toMatchObject({ usedAt });
+    expect((await verify(qr)).json()).toMatchObject({ valid: true, usedAt });
+
+    // Still used after the seat entity continued as new.
+    await stack.client.workflow.getHandle(seatWorkflowId(eventId, 'A1')).signal(rolloverSeatSignal);
+    await eventually(
+      async () => ((await redeem({ qr })).json() as { code?: string }).code === 'TICKET_USED' || undefined,
+    );
+    expect(await seatState(eventId, 'A1')).toMatchObject({ status: 'sold' });
+  });
+
+  it('five gates scanning one ticket at the same moment let exactly one person in', async () => {
+    const eventId = await createTestEvent(stack);
+    const done = await finalStatus(
+      stack,
+      await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A4' }),
+    );
+    const scans = await Promise.all(
+      Array.from({ length: 5 }, (_, gate) => redeem({ qr: done.ticket!.qr, scanId: `gate-${gate}` })),
+    );
+    expect(scans.map((r) => r.statusCode).sort()).toEqual([200, 409, 409, 409, 409]);
+    const usedAt = (scans.find((r) => r.statusCode === 200)!.json() as { usedAt: string }).usedAt;
+    for (const refused of scans.filter((r) => r.statusCode === 409))
+      expect(refused.json()).toMatchObject({ code: 'TICKET_USED', usedAt });
+  });
+
+  it('needs the gate token, refuses forged and unsold tickets, and changes nothing doing so', async () => {
+    const eventId = await createTestEvent(stack);
+    const done = await finalStatus(
+      stack,
+      await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' }),
+    );
+    const { qr } = done.ticket!;
+    const wrongTokens: Record<string, string>[] = [
+      {},
+      { authorization: `Bearer ${process.env.TICKETDROP_ADMIN_TOKEN}` },
+    ];
+    for (const headers of wrongTokens) {
+      const refused = await redeem({ qr }, headers);
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    }
+    // The same ticket claimed for another seat, under the original signature.
+    const [body, signature] = qr.split('.');
+    const payload = JSON.parse(Buffer.from(body!, 'base64url').toString()) as Record<string, string>;
+    const forged = `${Buffer.from(JSON.stringify({ ...payload, s: 'A3' })).toString('base64url')}.${signature}`;
+    for (const bad of [forged, 'not-a-qr']) {
+      const refused = await redeem({ qr: bad });
+      expect(refused.statusCode).toBe(422);
+      expect(refused.json()).toMatchObject({ code: 'TICKET_INVALID' });
+    }
+    expect((await redeem({ qr, scanId: 'has spaces' })).statusCode).toBe(400);
+    expect((await redeem({ qr, extra: true } as never)).statusCode).toBe(400);
+    // None of the refusals used the ticket.
+    expect((await verify(qr)).json()).not.toHaveProperty('usedAt');
+    expect((await redeem({ qr })).statusCode).toBe(200);
   });
 });

@@ -47,6 +47,7 @@ export default async function globalSetup(): Promise<void> {
     TICKETDROP_TASK_QUEUE: 'ticketdrop-test',
     REDIS_URL: redis.url,
     TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
+    TICKETDROP_GATE_TOKEN: 'test-gate-token-0123456789',
     TICKETDROP_SIGNING_SECRET: 'test-signing-secret-0123456789',
     TICKETDROP_TEST_LOGS: logs,
     TICKETDROP_PROVIDERS_DB: path.join(logs, 'providers.sqlite'),

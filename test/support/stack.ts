@@ -32,6 +32,7 @@ export async function openStack(options: { taskQueue?: string } = {}): Promise<S
       redis,
       taskQueue,
       adminToken: config.adminToken,
+      gateToken: config.gateToken,
       signingSecret: config.signingSecret,
       purchase: config.purchase,
     });

@@ -115,3 +115,51 @@ describe('seat ids', () => {
     expect(seatExists('AA1', 27, 1)).toBe(true);
   });
 });
+
+describe('a ticket admits one person', () => {
+  const sold = () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    return seat;
+  };
+
+  it('redeems the ticket the seat was sold under once; a later scan is refused TICKET_USED', () => {
+    const seat = sold();
+    expect(seat.checkRedeem({ ticketId: 't1', scanId: 's1' })).toBeUndefined();
+    expect(seat.redeem({ ticketId: 't1', scanId: 's1' }, T0 + 100)).toEqual({
+      ticketId: 't1',
+      usedAt: T0 + 100,
+    });
+    const again = seat.checkRedeem({ ticketId: 't1', scanId: 's2' });
+    expect(again?.code).toBe('TICKET_USED');
+    expect(again?.message).toContain(new Date(T0 + 100).toISOString());
+    // The public view does not change: the seat stays sold, at the same version.
+    expect(seat.view()).toEqual({ seatId: 'A1', status: 'sold', version: 2 });
+  });
+
+  it('answers the same scan sent again with its first answer', () => {
+    const seat = sold();
+    seat.redeem({ ticketId: 't1', scanId: 's1' }, T0 + 100);
+    expect(seat.checkRedeem({ ticketId: 't1', scanId: 's1' })).toBeUndefined();
+    expect(seat.redeem({ ticketId: 't1', scanId: 's1' }, T0 + 900)).toEqual({
+      ticketId: 't1',
+      usedAt: T0 + 100,
+    });
+  });
+
+  it('refuses another ticket, and a seat not sold, with TICKET_INVALID', () => {
+    expect(sold().checkRedeem({ ticketId: 't-other', scanId: 's1' })?.code).toBe('TICKET_INVALID');
+    const held = new SeatState('A1');
+    held.hold(hold('h1'), T0);
+    expect(held.checkRedeem({ ticketId: 't1', scanId: 's1' })?.code).toBe('TICKET_INVALID');
+    expect(new SeatState('A1').checkRedeem({ ticketId: 't1', scanId: 's1' })?.code).toBe('TICKET_INVALID');
+  });
+
+  it('keeps the use through continue-as-new (the snapshot)', () => {
+    const seat = sold();
+    seat.redeem({ ticketId: 't1', scanId: 's1' }, T0 + 100);
+    const next = new SeatState('A1', seat.snapshot());
+    expect(next.checkRedeem({ ticketId: 't1', scanId: 's9' })?.code).toBe('TICKET_USED');
+  });
+});

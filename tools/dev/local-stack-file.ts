@@ -39,7 +39,7 @@ export function readStackFile(): Partial<LocalStackFile> {
 /** The environment with `npm start`'s addresses and secrets filled in where it has none. */
 export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const stack = readStackFile();
-  const secrets = readJson<{ adminToken: string; signingSecret: string }>(SECRETS_FILE);
+  const secrets = readJson<{ adminToken: string; gateToken: string; signingSecret: string }>(SECRETS_FILE);
   const defaults: Record<string, string | undefined> = {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     REDIS_URL: stack.redisUrl,
@@ -47,6 +47,7 @@ export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
     TICKETDROP_API_URL: stack.apiUrl,
     TICKETDROP_TEMPORAL_UI_URL: stack.temporalUiUrl,
     TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
+    TICKETDROP_GATE_TOKEN: secrets.gateToken,
     TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
   };
   const merged = { ...env };

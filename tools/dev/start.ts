@@ -32,7 +32,7 @@ export const DEMO_EVENT = {
 } as const;
 
 /** Local secrets, generated once and kept in the git-ignored data folder unless set in the environment. */
-function localSecrets(): { adminToken: string; signingSecret: string } {
+function localSecrets(): { adminToken: string; gateToken: string; signingSecret: string } {
   const file = path.join(DATA_DIR, 'secrets.json');
   const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
   const secrets = {
@@ -40,6 +40,10 @@ function localSecrets(): { adminToken: string; signingSecret: string } {
       process.env.TICKETDROP_ADMIN_TOKEN ??
       stored.adminToken ??
       `adm_${randomBytes(18).toString('base64url')}`,
+    gateToken:
+      process.env.TICKETDROP_GATE_TOKEN ??
+      stored.gateToken ??
+      `gate_${randomBytes(18).toString('base64url')}`,
     signingSecret:
       process.env.TICKETDROP_SIGNING_SECRET ?? stored.signingSecret ?? randomBytes(32).toString('base64url'),
   };
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
+      TICKETDROP_GATE_TOKEN: secrets.gateToken,
       TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
     };
 
@@ -173,6 +178,7 @@ TicketDrop is up.
   Dashboard    ${apiUrl}/events/${DEMO_EVENT.eventId}/dashboard (every event: ${apiUrl}/)
   Temporal UI  ${uiUrl}
   Admin token  ${secrets.adminToken}
+  Gate token   ${secrets.gateToken} (ticket scanners: POST /tickets/redeem)
   Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
   Join it      curl -s -XPOST ${apiUrl}/events/${DEMO_EVENT.eventId}/queue -H 'content-type: application/json' -d '{"fanId":"fan-1"}'
   Logs         ${logs}

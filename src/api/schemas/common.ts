@@ -18,6 +18,9 @@ export const Problem = Type.Object(
     code: Type.String({
       description: 'Stable upper-snake failure code (VALIDATION, NOT_FOUND, SEAT_TAKEN, …)',
     }),
+    usedAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'TICKET_USED: when the ticket was first used' }),
+    ),
   },
   { $id: 'Problem' },
 );

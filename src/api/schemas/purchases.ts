@@ -60,4 +60,25 @@ export const VerifiedTicket = Type.Object({
   ticketId: Type.Optional(Type.String()),
   eventId: Type.Optional(Type.String()),
   seatId: Type.Optional(Type.String()),
+  usedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When a gate first scanned it' })),
+});
+
+export const RedeemTicketBody = Type.Object(
+  {
+    qr: Type.String({ minLength: 1, maxLength: 2048 }),
+    scanId: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]{1,64}$',
+        description:
+          'The scan’s own id: the same scan sent again gets its first answer (a new scan is refused)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const RedeemedTicket = Type.Object({
+  ticketId: Type.String(),
+  eventId: Type.String(),
+  seatId: Type.String(),
+  usedAt: Type.String({ format: 'date-time' }),
 });

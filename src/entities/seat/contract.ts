@@ -76,15 +76,31 @@ export interface ReleaseSeatInput extends CallerProjects {
   holdId: string;
 }
 
+/** A gate scanned the ticket: the first scan of a ticket admits its holder, later ones are refused. */
+export interface RedeemTicketInput {
+  ticketId: string;
+  /** The scan's own id: the same scan sent again (a lost answer) gets its first answer. */
+  scanId: string;
+}
+/** When the ticket was first used (epoch milliseconds). */
+export interface TicketUse {
+  ticketId: string;
+  usedAt: number;
+}
+
 export const MIN_HOLD_TTL_MS = 100;
 export const MAX_HOLD_TTL_MS = 60 * 60 * 1000;
 
 export const holdSeatUpdate = defineUpdate<SeatView, [HoldSeatInput]>('holdSeat');
 export const confirmSeatUpdate = defineUpdate<SeatView, [ConfirmSeatInput]>('confirmSeat');
 export const releaseSeatUpdate = defineUpdate<SeatView, [ReleaseSeatInput]>('releaseSeat');
+export const redeemTicketUpdate = defineUpdate<TicketUse, [RedeemTicketInput]>('redeemTicket');
 export const seatStateQuery = defineQuery<SeatView>('seatState');
-/** The ticket a sold seat was sold under: for ticket verification only, never shown to the public. */
-export const seatTicketQuery = defineQuery<{ ticketId?: string }>('seatTicket');
+/**
+ * The ticket a sold seat was sold under, and when it was used: for ticket verification only, never shown
+ * to the public.
+ */
+export const seatTicketQuery = defineQuery<{ ticketId?: string; usedAt?: number }>('seatTicket');
 /** The seat with its holder and buyer, for the auditor and operators (never served over HTTP). */
 export const seatAuditQuery = defineQuery<SeatAudit>('seatAudit');
 /** The event is closed: the entity finishes once in-flight handlers are done. */
@@ -106,9 +122,17 @@ export interface SeatHold {
   expiresAt: number;
 }
 
+export interface SeatSale {
+  holdId: string;
+  purchaseId: string;
+  ticketId: string;
+  /** When a gate first scanned the ticket (epoch milliseconds). */
+  usedAt?: number;
+}
+
 export interface SeatAudit extends SeatView {
   hold?: SeatHold;
-  sale?: { holdId: string; purchaseId: string; ticketId: string };
+  sale?: SeatSale;
 }
 
 /** A remembered outcome, so a repeated command returns its first result (across runs too). */
@@ -122,7 +146,7 @@ export interface SeatSnapshot {
   status: SeatStatus;
   version: number;
   hold?: SeatHold;
-  sale?: { holdId: string; purchaseId: string; ticketId: string };
+  sale?: SeatSale;
   recent: SeatOutcome[];
   closed: boolean;
 }

@@ -9,10 +9,12 @@ import {
   MIN_HOLD_TTL_MS,
   type ConfirmSeatInput,
   type HoldSeatInput,
+  type RedeemTicketInput,
   type ReleaseSeatInput,
   type SeatAudit,
   type SeatSnapshot,
   type SeatView,
+  type TicketUse,
 } from './contract';
 
 /** How many command outcomes are remembered (and carried through continue-as-new) for idempotency. */
@@ -130,6 +132,38 @@ export class SeatState {
       return this.commit(`release:${cmd.holdId}`);
     }
     return this.remember(`release:${cmd.holdId}`, this.view());
+  }
+
+  /**
+   * A gate's scan: only the ticket the seat was sold under, and only once. The seat's public view does
+   * not change (it stays sold), so no version is bumped; the use travels with the sale.
+   */
+  checkRedeem(cmd: RedeemTicketInput): Failure | undefined {
+    if (this.recall(`redeem:${cmd.scanId}`)) return undefined;
+    if (!cmd.ticketId || !cmd.scanId) return fail(FailureCode.VALIDATION, 'ticketId and scanId are required');
+    const sale = this.s.status === 'sold' ? this.s.sale : undefined;
+    if (!sale || sale.ticketId !== cmd.ticketId) {
+      return fail(
+        FailureCode.TICKET_INVALID,
+        `seat ${this.seatId} was not sold under ticket ${cmd.ticketId}`,
+      );
+    }
+    if (sale.usedAt !== undefined) {
+      return fail(
+        FailureCode.TICKET_USED,
+        `ticket ${cmd.ticketId} was already used at ${new Date(sale.usedAt).toISOString()}`,
+      );
+    }
+    return undefined;
+  }
+
+  redeem(cmd: RedeemTicketInput, now: number): TicketUse {
+    const sale = this.s.sale!;
+    if (!this.recall(`redeem:${cmd.scanId}`)) {
+      sale.usedAt = now;
+      this.remember(`redeem:${cmd.scanId}`, this.view());
+    }
+    return { ticketId: sale.ticketId, usedAt: sale.usedAt! };
   }
 
   /** Ends a lapsed hold. Returns whether anything changed. */

@@ -21,6 +21,7 @@ import {
   closeSeatSignal,
   confirmSeatUpdate,
   holdSeatUpdate,
+  redeemTicketUpdate,
   releaseSeatUpdate,
   rolloverSeatSignal,
   seatAuditQuery,
@@ -86,8 +87,11 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   setHandler(releaseSeatUpdate, (cmd) => answered(cmd, seat.version, seat.release(cmd)), {
     validator: (cmd) => rejectIf(seat.checkRelease(cmd)),
   });
+  setHandler(redeemTicketUpdate, (cmd) => seat.redeem(cmd, Date.now()), {
+    validator: (cmd) => rejectIf(seat.checkRedeem(cmd)),
+  });
   setHandler(seatStateQuery, () => seat.view());
-  setHandler(seatTicketQuery, () => ({ ticketId: seat.sale?.ticketId }));
+  setHandler(seatTicketQuery, () => ({ ticketId: seat.sale?.ticketId, usedAt: seat.sale?.usedAt }));
   setHandler(seatAuditQuery, () => seat.audit());
   setHandler(closeSeatSignal, () => seat.close());
   setHandler(rolloverSeatSignal, () => {

@@ -8,6 +8,8 @@ import {
   PurchaseCreated,
   PurchaseParams,
   PurchaseQuery,
+  RedeemedTicket,
+  RedeemTicketBody,
   VerifiedTicket,
   VerifyTicketBody,
 } from '../../schemas/purchases';
@@ -104,6 +106,22 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
       },
     },
     async (request) => service.verifyTicket(request.body.qr),
+  );
+
+  app.post(
+    '/tickets/redeem',
+    {
+      onRequest: app.requireGate,
+      schema: {
+        summary:
+          'Redeem a ticket at the gate (gate token): the first scan admits its holder; later scans are refused TICKET_USED with when it was first used',
+        tags: ['tickets'],
+        security: [{ bearer: [] }],
+        body: RedeemTicketBody,
+        response: { 200: RedeemedTicket, ...problems(400, 401, 409, 422, 503) },
+      },
+    },
+    async (request) => service.redeemTicket(request.body.qr, request.body.scanId),
   );
 };
 

@@ -11,12 +11,14 @@ import {
 } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
 import type { SeatCache } from '../../../cache/seat-cache';
 import type { PurchaseConfig } from '../../../config';
 import {
   EVENT_ID_SEARCH_ATTRIBUTE,
+  redeemTicketUpdate,
   seatExists,
   seatTicketQuery,
   seatWorkflowId,
@@ -33,13 +35,22 @@ import {
   type PurchaseInput,
   type PurchaseStatus,
 } from '../../../sagas/purchase/contract';
-import { HttpProblem } from '../../problem';
+import { executeUpdate } from '../../../temporal/updates';
+import { HttpProblem, problemFromTemporal } from '../../problem';
 import type { CreatePurchaseBody } from '../../schemas/purchases';
 import { issuePurchaseToken, readAdmissionToken, type PurchaseClaims } from '../../tokens';
 import type { EventService } from '../events/service';
 
 const POLL_INTERVAL_MS = 100;
 const CANCEL_DEADLINE_MS = 30_000;
+const REDEEM_DEADLINE_MS = 10_000;
+
+/** The ticket a QR code names. */
+interface TicketCheck {
+  ticketId: string;
+  eventId: string;
+  seatId: string;
+}
 
 /** What makes two purchase requests by one fan the same request. */
 const digestOf = (body: CreatePurchaseBody): string =>
@@ -189,9 +200,64 @@ export class PurchaseService {
   }
 
   /** Checks a ticket QR: the signature, then that the seat entity records that very ticket as sold. */
-  async verifyTicket(
-    qr: string,
-  ): Promise<{ valid: true; ticketId: string; eventId: string; seatId: string }> {
+  async verifyTicket(qr: string): Promise<TicketCheck & { valid: true }> {
+    const ticket = this.ticketOf(qr);
+    let sold: { ticketId?: string; usedAt?: number };
+    try {
+      sold = await this.seat(ticket).query(seatTicketQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
+      throw err;
+    }
+    if (sold.ticketId !== ticket.ticketId) {
+      throw new HttpProblem(
+        FailureCode.TICKET_INVALID,
+        'this ticket is not the one the seat was sold under (void or replayed)',
+      );
+    }
+    const usedAt = sold.usedAt === undefined ? undefined : new Date(sold.usedAt).toISOString();
+    return { valid: true, ...ticket, ...(usedAt && { usedAt }) };
+  }
+
+  /**
+   * A gate's scan: the seat entity marks the ticket used, once. A later scan is refused TICKET_USED with
+   * the first scan's time; the same scan sent again (its `scanId`) gets its first answer.
+   */
+  async redeemTicket(qr: string, scanId = `scan-${nanoid()}`): Promise<TicketCheck & { usedAt: string }> {
+    const ticket = this.ticketOf(qr);
+    const handle = this.seat(ticket);
+    try {
+      const use = await this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
+        executeUpdate(handle, redeemTicketUpdate, {
+          args: [{ ticketId: ticket.ticketId, scanId }],
+          updateId: `redeem:${scanId}`,
+        }),
+      );
+      return { ...ticket, usedAt: new Date(use.usedAt).toISOString() };
+    } catch (err) {
+      const problem = problemFromTemporal(err);
+      if (problem?.code === FailureCode.TICKET_USED) {
+        const { usedAt } = await handle.query(seatTicketQuery);
+        throw new HttpProblem(FailureCode.TICKET_USED, problem.detail, {
+          extra: usedAt === undefined ? {} : { usedAt: new Date(usedAt).toISOString() },
+        });
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        // A seat whose event closed has finished; one that never existed has no description.
+        const running = await handle.describe().then(
+          (d) => d.status.name === 'RUNNING',
+          () => undefined,
+        );
+        if (running === undefined) throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
+        throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${ticket.eventId} is closed`);
+      }
+      throw problem ?? err;
+    }
+  }
+
+  /** The ticket a QR names, if TicketDrop signed it. */
+  private ticketOf(qr: string): TicketCheck {
     const claims = verifyToken<{ t: string; e: string; s: string }>(this.signingSecret, QR_PURPOSE, qr);
     if (
       !claims ||
@@ -204,21 +270,11 @@ export class PurchaseService {
         'the QR code is not a valid TicketDrop ticket (bad signature)',
       );
     }
-    let sold: { ticketId?: string };
-    try {
-      sold = await this.client.workflow.getHandle(seatWorkflowId(claims.e, claims.s)).query(seatTicketQuery);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
-      throw err;
-    }
-    if (sold.ticketId !== claims.t) {
-      throw new HttpProblem(
-        FailureCode.TICKET_INVALID,
-        'this ticket is not the one the seat was sold under (void or replayed)',
-      );
-    }
-    return { valid: true, ticketId: claims.t, eventId: claims.e, seatId: claims.s };
+    return { ticketId: claims.t, eventId: claims.e, seatId: claims.s };
+  }
+
+  private seat(ticket: TicketCheck) {
+    return this.client.workflow.getHandle(seatWorkflowId(ticket.eventId, ticket.seatId));
   }
 
   private async cachedStatus(eventId: string, fanId: string): Promise<PurchaseStatus | undefined> {
