@@ -34,7 +34,14 @@ export interface PurchaseConfig {
 export interface Config {
   temporal: TemporalConfig;
   redis: RedisConfig;
-  api: { host: string; port: number };
+  api: {
+    host: string;
+    port: number;
+    /** Whose X-Forwarded-For names the client: nobody's (false), any proxy's (true), or these addresses. */
+    trustProxy: boolean | string[];
+    /** Open change streams and long-polls this process takes, in total and per client address. */
+    caps: { streams: { total: number; perClient: number }; longPolls: { total: number; perClient: number } };
+  };
   adminToken: string;
   gateToken: string;
   signingSecret: string;
@@ -100,6 +107,11 @@ const RedisEnv = Type.Object({
 const ApiEnv = Type.Object({
   TICKETDROP_API_HOST: EnvVar.string('127.0.0.1'),
   TICKETDROP_API_PORT: EnvVar.port(3000),
+  TICKETDROP_TRUST_PROXY: Type.Optional(EnvVar.string()),
+  TICKETDROP_MAX_STREAMS: EnvVar.integer(1_000, 1, 1_000_000),
+  TICKETDROP_MAX_STREAMS_PER_CLIENT: EnvVar.integer(20, 1, 1_000_000),
+  TICKETDROP_MAX_LONG_POLLS: EnvVar.integer(10_000, 1, 1_000_000),
+  TICKETDROP_MAX_LONG_POLLS_PER_CLIENT: EnvVar.integer(200, 1, 1_000_000),
   TICKETDROP_ADMIN_TOKEN: EnvVar.secret(),
   TICKETDROP_GATE_TOKEN: EnvVar.secret(),
   TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
@@ -156,13 +168,31 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     temporal: loadTemporalConfig(env),
     redis: loadRedisConfig(env),
-    api: { host: e.TICKETDROP_API_HOST, port: e.TICKETDROP_API_PORT },
+    api: {
+      host: e.TICKETDROP_API_HOST,
+      port: e.TICKETDROP_API_PORT,
+      trustProxy: trustProxyOf(e.TICKETDROP_TRUST_PROXY),
+      caps: {
+        streams: { total: e.TICKETDROP_MAX_STREAMS, perClient: e.TICKETDROP_MAX_STREAMS_PER_CLIENT },
+        longPolls: { total: e.TICKETDROP_MAX_LONG_POLLS, perClient: e.TICKETDROP_MAX_LONG_POLLS_PER_CLIENT },
+      },
+    },
     adminToken: e.TICKETDROP_ADMIN_TOKEN,
     gateToken: e.TICKETDROP_GATE_TOKEN,
     signingSecret: e.TICKETDROP_SIGNING_SECRET,
     purchase: loadPurchaseConfig(env),
     temporalUiUrl: e.TICKETDROP_TEMPORAL_UI_URL,
   };
+}
+
+/** TICKETDROP_TRUST_PROXY: unset or "false", "true", or a comma-separated list of proxy addresses. */
+function trustProxyOf(value: string | undefined): boolean | string[] {
+  if (value === undefined || value.toLowerCase() === 'false') return false;
+  if (value.toLowerCase() === 'true') return true;
+  return value
+    .split(',')
+    .map((address) => address.trim())
+    .filter(Boolean);
 }
 
 export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {

@@ -17,6 +17,7 @@ import Fastify, {
 import type { RedisClient } from '../cache/redis';
 import { DEFAULT_TEMPORAL_UI_URL, type PurchaseConfig } from '../config';
 import auth from './plugins/auth';
+import caps, { DEFAULT_CAPS, type CapsOptions } from './plugins/caps';
 import changeFeed from './plugins/change-feed';
 import errors from './plugins/errors';
 import infrastructure from './plugins/infrastructure';
@@ -50,6 +51,10 @@ export interface AppOptions {
   temporalUiUrl?: string;
   closeClients?: boolean;
   logger?: FastifyServerOptions['logger'];
+  /** Caps on open change streams and long-polls (defaults: DEFAULT_CAPS). */
+  caps?: CapsOptions;
+  /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address (none by default). */
+  trustProxy?: boolean | string[];
   /** Log every request (on by default); load tests turn it off. */
   requestLogging?: boolean;
 }
@@ -59,6 +64,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     logController: new LogController({ disableRequestLogging: opts.requestLogging === false }),
     bodyLimit: 64 * 1024,
+    trustProxy: opts.trustProxy ?? false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
@@ -73,6 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(changeFeed);
   await app.register(auth, { adminToken: opts.adminToken, gateToken: opts.gateToken });
+  await app.register(caps, opts.caps ?? DEFAULT_CAPS);
   await app.register(swagger, {
     openapi: {
       info: {

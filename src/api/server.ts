@@ -15,6 +15,8 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     adminToken: config.adminToken,
     gateToken: config.gateToken,
+    caps: config.api.caps,
+    trustProxy: config.api.trustProxy,
     signingSecret: config.signingSecret,
     purchase: config.purchase,
     temporalUiUrl: config.temporalUiUrl,

@@ -155,11 +155,13 @@ const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (app, opts)
     async (request, reply) => {
       const { eventId } = request.params;
       await events.event(eventId, 1_000); // 404 for an unknown event, before the stream starts
+      const release = app.holdSlot('streams', request);
       const res = reply.raw;
       let stop = (): void => undefined;
       const end = (): void => {
         clearInterval(heartbeat);
         stop();
+        release();
         if (!res.writableEnded) res.end();
       };
       const send = (chunk: string): void => {
@@ -177,6 +179,7 @@ const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (app, opts)
         });
       } catch (err) {
         clearInterval(heartbeat);
+        release();
         request.log.warn({ err }, 'change feed unavailable');
         throw new HttpProblem(FailureCode.UNAVAILABLE, 'the change feed is unavailable; retry shortly');
       }

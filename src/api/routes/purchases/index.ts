@@ -73,7 +73,14 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
     },
     async (request) => {
       const claims = requirePurchaseToken(request, opts.signingSecret, request.params.purchaseId);
-      return service.status(claims, request.query.waitMs);
+      const { waitMs = 0 } = request.query;
+      if (waitMs === 0) return service.status(claims);
+      const release = app.holdSlot('longPolls', request);
+      try {
+        return await service.status(claims, waitMs);
+      } finally {
+        release();
+      }
     },
   );
 
