@@ -91,6 +91,16 @@ describe('purchase saga', () => {
     expect(summary).toMatchObject({ sold: 1, available: 4, held: 0 });
   });
 
+  it('a best-available pick whose cache lost the seat map rebuilds it from the entities, not SOLD_OUT', async () => {
+    const eventId = await createTestEvent(stack);
+    // The counts and the event record stay, so the API lets the purchase start; the seat map is gone.
+    await stack.redis.del(`td:{${eventId}}:seats`);
+    const got = await finalStatus(stack, await startPurchase(stack, eventId, { fanId: uniqueId('fan') }));
+    expect(got).toMatchObject({ state: 'completed' });
+    expect((await seatState(eventId, got.seatId!)).status).toBe('sold');
+    expect(await stack.redis.hlen(`td:{${eventId}}:seats`)).toBe(5);
+  });
+
   it('dashed ids never share a purchase: event a with fan b-c and event a-b with fan c buy apart', async () => {
     const a = await createTestEvent(stack, { eventId: uniqueId('dash') });
     const ab = await createTestEvent(stack, { eventId: `${a}-b` });

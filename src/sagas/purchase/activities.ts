@@ -8,6 +8,7 @@ import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { PurchaseCache } from '../../cache/purchase-cache';
+import { rebuildEvent } from '../../cache/rebuild';
 import type { SeatCache } from '../../cache/seat-cache';
 import {
   confirmSeatUpdate,
@@ -138,8 +139,28 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
    * Available seats in row order, the best ones (as many as may be racing for them) shuffled per purchase,
    * at most BEST_AVAILABLE_TRIES.
    */
+  const cached = (eventId: string) => Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
+  /**
+   * The cache is only a cache: one that lost the event or its seat map (a flush, an eviction) is rebuilt
+   * from the seat entities before a pick, so a lost cache never fails a purchase SOLD_OUT. One rebuild at a
+   * time per event in this process: the purchases that find it lost meanwhile wait for the same one.
+   */
+  const rebuilding = new Map<string, Promise<unknown>>();
+  const seatMap = async (eventId: string) => {
+    const [event, seats] = await cached(eventId);
+    if (event && seats.size > 0) return { event, seats };
+    let rebuild = rebuilding.get(eventId);
+    if (!rebuild) {
+      rebuild = rebuildEvent({ client, cache: seatCache }, eventId).finally(() => rebuilding.delete(eventId));
+      rebuilding.set(eventId, rebuild);
+    }
+    await rebuild;
+    const [rebuiltEvent, rebuiltSeats] = await cached(eventId);
+    return { event: rebuiltEvent, seats: rebuiltSeats };
+  };
+
   const candidates = async (eventId: string, purchaseId: string, exclude: Set<string>): Promise<string[]> => {
-    const [event, seats] = await Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
+    const { event, seats } = await seatMap(eventId);
     const order = event ? seatIds(event.definition.rows, event.definition.seatsPerRow) : [...seats.keys()];
     const available = order.filter((id) => seats.get(id)?.status === 'available' && !exclude.has(id));
     const width = Math.max(BEST_AVAILABLE_SPREAD, event?.definition.maxActivePurchases ?? 0);
