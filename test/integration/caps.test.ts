@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app';
 import {
+  appOptions,
   createTestEvent,
   finalStatus,
   openStack,
@@ -21,16 +22,11 @@ let origin: string;
 
 beforeAll(async () => {
   stack = await openStack();
-  app = await buildApp({
-    temporal: stack.client,
-    redis: stack.redis,
-    taskQueue: stack.config.temporal.taskQueue,
-    adminToken: stack.config.adminToken,
-    gateToken: stack.config.gateToken,
-    signingSecret: stack.config.signingSecret,
-    purchase: stack.config.purchase,
-    caps: { streams: { total: 3, perClient: 2 }, longPolls: { total: 3, perClient: 2 } },
-  });
+  app = await buildApp(
+    appOptions(stack, {
+      caps: { streams: { total: 3, perClient: 2 }, longPolls: { total: 3, perClient: 2 } },
+    }),
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });

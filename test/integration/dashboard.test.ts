@@ -12,6 +12,7 @@ import type { EventDefinition } from '../../src/entities/event/contract';
 import { seatIds } from '../../src/entities/seat/contract';
 import { joinQueue, queueMe } from '../support/fans';
 import {
+  appOptions,
   adminHeaders,
   createTestEvent,
   eventually,
@@ -248,15 +249,7 @@ describe('the live dashboard', () => {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const startApi = async (): Promise<FastifyInstance> => {
-      const app = await buildApp({
-        temporal: stack.client,
-        redis: stack.redis,
-        taskQueue: stack.config.temporal.taskQueue,
-        adminToken: stack.config.adminToken,
-        gateToken: stack.config.gateToken,
-        signingSecret: stack.config.signingSecret,
-        purchase: stack.config.purchase,
-      });
+      const app = await buildApp(appOptions(stack));
       await app.listen({ host: '127.0.0.1', port });
       return app;
     };

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/api/app';
+import { buildApp, type AppOptions } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
 import { loadConfig, type Config } from '../../src/config';
@@ -18,6 +18,23 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** The options of an API on the test services (a test's own API passes what it changes). */
+export function appOptions(
+  { config, client, redis }: Pick<Stack, 'config' | 'client' | 'redis'>,
+  overrides: Partial<AppOptions> = {},
+): AppOptions {
+  return {
+    temporal: client,
+    redis,
+    taskQueue: config.temporal.taskQueue,
+    adminToken: config.adminToken,
+    gateToken: config.gateToken,
+    signingSecret: config.signingSecret,
+    purchase: config.purchase,
+    ...overrides,
+  };
+}
+
 /** Clients and an in-process API; `taskQueue` lets a test run workflows on a worker of its own. */
 export async function openStack(options: { taskQueue?: string } = {}): Promise<Stack> {
   const config = loadConfig();
@@ -27,15 +44,7 @@ export async function openStack(options: { taskQueue?: string } = {}): Promise<S
   let app: FastifyInstance;
   try {
     await waitForRedis(redis);
-    app = await buildApp({
-      temporal: client,
-      redis,
-      taskQueue,
-      adminToken: config.adminToken,
-      gateToken: config.gateToken,
-      signingSecret: config.signingSecret,
-      purchase: config.purchase,
-    });
+    app = await buildApp(appOptions({ config, client, redis }, { taskQueue }));
     await app.ready();
   } catch (err) {
     redis.disconnect();
