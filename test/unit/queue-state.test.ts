@@ -215,26 +215,3 @@ describe('contract helpers', () => {
     expect(pollAfterMs(1_000_000)).toBe(30_000);
   });
 });
-
-describe("the entity's record of one fan (what a purchase start checks)", () => {
-  it('follows a fan from waiting to admitted, purchasing and done; a lapsed admission reads expired', () => {
-    const queue = new QueueState(settings({ maxActivePurchases: 1 }), undefined, key);
-    queue.join(fans(1, 3), T0, seed);
-    expect(queue.admissionOf('nobody')).toEqual({ state: 'unknown', position: 0 });
-    expect(queue.admissionOf('fan-1')).toEqual({ state: 'admitted', position: 1, expiresAt: T0 + 60_000 });
-    expect(queue.admissionOf('fan-2')).toEqual({ state: 'waiting', position: 2 });
-    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 5);
-    expect(queue.admissionOf('fan-1')).toMatchObject({ state: 'purchasing', position: 1 });
-    queue.purchaseFinished({ position: 1, fanId: 'fan-1', outcome: 'failed' }, T0 + 10);
-    expect(queue.admissionOf('fan-1')).toEqual({ state: 'done', position: 1 });
-    expect(queue.admissionOf('fan-2')).toMatchObject({ state: 'admitted', position: 2 });
-    queue.expireDue(T0 + 10 + 60_000 + ADMISSION_GRACE_MS);
-    expect(queue.admissionOf('fan-2')).toEqual({ state: 'expired', position: 2 });
-  });
-
-  it('knows a pre-queue fan, but not its position, before the sale opens', () => {
-    const queue = new QueueState(settings({ opensAt: T0 + 1_000 }), undefined, key);
-    queue.join(['early'], T0, seed);
-    expect(queue.admissionOf('early')).toEqual({ state: 'pre-queue', position: 0 });
-  });
-});

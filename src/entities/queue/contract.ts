@@ -139,19 +139,6 @@ export const closeQueueSignal = defineSignal('closeQueue');
 export const rolloverQueueSignal = defineSignal('rolloverQueue');
 /** The whole view, with every live admission range (rebuilds the cache). */
 export const queueSnapshotQuery = defineQuery<QueueView>('queueSnapshot');
-
-/**
- * What the waiting room itself records of one fan: its position and where its admission stands. The
- * authority a purchase start checks, whatever the cache says.
- */
-export interface FanAdmission {
-  state: 'unknown' | 'pre-queue' | 'waiting' | 'admitted' | 'purchasing' | 'done' | 'expired';
-  /** 0 when unknown or in the pre-queue. */
-  position: number;
-  /** While admitted: when the admission runs out (epoch milliseconds). */
-  expiresAt?: number;
-}
-export const fanAdmissionQuery = defineQuery<FanAdmission, [{ fanId: string }]>('fanAdmission');
 /** The admissions made, in order: [first position, last position, epoch ms] (for the auditor). */
 export const queueAdmissionLogQuery = defineQuery<{ log: AdmissionLogEntry[]; dropped: number }>(
   'queueAdmissionLog',

@@ -11,7 +11,6 @@ import {
   ADMIT_RATE_WINDOW_MS,
   shufflePosition,
   type ActiveAdmission,
-  type FanAdmission,
   type AdmissionLogEntry,
   type AdmissionRange,
   type AdmissionUsed,
@@ -237,18 +236,6 @@ export class QueueState {
     this.bump();
     this.admit(now);
     return true;
-  }
-
-  /** Where one fan stands, from the entity's own record (the fan's keyed hash and position). */
-  admissionOf(fanId: string): FanAdmission {
-    const place = this.index.get(fanHash(fanId, this.s.hashKey));
-    if (place === undefined) return { state: 'unknown', position: 0 };
-    if (place < 0) return { state: 'pre-queue', position: 0 };
-    const position = place;
-    if (this.finished.has(position)) return { state: 'done', position };
-    const entry = this.active.get(position);
-    if (entry) return { state: entry.state, position, expiresAt: entry.expiresAt };
-    return { state: position <= this.s.admittedThrough ? 'expired' : 'waiting', position };
   }
 
   /** A purchase started with the admission of `position`: its slot stays taken until the purchase ends. */

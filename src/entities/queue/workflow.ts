@@ -25,7 +25,6 @@ import {
   MAX_JOIN_BATCH,
   purchaseFinishedSignal,
   queueAdmissionLogQuery,
-  fanAdmissionQuery,
   queueSnapshotQuery,
   rolloverQueueSignal,
   type AdmissionRange,
@@ -120,7 +119,6 @@ export async function queueEntity(
   });
   setHandler(queueSnapshotQuery, () => queue.view(undefined, Date.now()));
   setHandler(queueAdmissionLogQuery, () => queue.admissionLog());
-  setHandler(fanAdmissionQuery, ({ fanId }) => queue.admissionOf(fanId));
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
   const wake = (): boolean => queue.version !== published || queue.closed === 'closed' || wantsNewRun();

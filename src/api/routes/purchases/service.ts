@@ -23,7 +23,6 @@ import {
   seatTicketQuery,
   seatWorkflowId,
 } from '../../../entities/seat/contract';
-import { fanAdmissionQuery, queueWorkflowId } from '../../../entities/queue/contract';
 import { FailureCode } from '../../../failures';
 import { verifyToken } from '../../../lib/signing';
 import {
@@ -130,7 +129,6 @@ export class PurchaseService {
         `the admission expired at ${new Date(admission.expiresAt).toISOString()}`,
       );
     }
-    if (admission) await this.confirmAdmission(eventId, body.fanId, admission.position);
     const queue = queued ? await this.queueCache.get(eventId).catch(() => undefined) : undefined;
     const counts = await this.seatCache.getCounts(eventId).catch(() => undefined);
     if ((counts && counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out') {
@@ -177,29 +175,6 @@ export class PurchaseService {
     initial.requestDigest = requestDigest;
     await this.purchaseCache.project(initial).catch(() => undefined); // the saga projects every later state
     return answer(true);
-  }
-
-  /**
-   * The waiting room's entity decides, not the cache the admission token was handed out from: the fan must
-   * hold that very position there, admitted and not lapsed. A forged or stale cache can delay an answer,
-   * never admit a fan. A position in use or done goes on: its purchase is returned, or refused as used.
-   */
-  private async confirmAdmission(eventId: string, fanId: string, position: number): Promise<void> {
-    const truth = await this.client.workflow
-      .getHandle(queueWorkflowId(eventId))
-      .query(fanAdmissionQuery, { fanId });
-    if (truth.position !== position || ['unknown', 'pre-queue', 'waiting'].includes(truth.state)) {
-      throw new HttpProblem(
-        FailureCode.NOT_ADMITTED,
-        `the waiting room has not admitted this fan at position ${position}`,
-      );
-    }
-    if (truth.state === 'expired' || (truth.state === 'admitted' && (truth.expiresAt ?? 0) <= Date.now())) {
-      throw new HttpProblem(
-        FailureCode.ADMISSION_EXPIRED,
-        `the admission of position ${position} has run out`,
-      );
-    }
   }
 
   /** The purchase's status; with `waitMs`, waits (polling the cache) until it is final or time is up. */
