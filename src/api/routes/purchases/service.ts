@@ -11,7 +11,6 @@ import {
 } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { backOff } from 'exponential-backoff';
 import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
@@ -228,27 +227,12 @@ export class PurchaseService {
   async redeemTicket(qr: string, scanId = `scan-${nanoid()}`): Promise<TicketCheck & { usedAt: string }> {
     const ticket = this.ticketOf(qr);
     const handle = this.seat(ticket);
-    // Whether the seat's workflow runs: true, false once its event closed, undefined if it never existed.
-    const running = () =>
-      handle.describe().then(
-        (d) => d.status.name === 'RUNNING',
-        () => undefined,
-      );
     try {
-      const use = await backOff(
-        () =>
-          this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
-            executeUpdate(handle, redeemTicketUpdate, {
-              args: [{ ticketId: ticket.ticketId, scanId }],
-              updateId: `redeem:${scanId}`,
-            }),
-          ),
-        {
-          numOfAttempts: 3,
-          startingDelay: 50,
-          // A run that continued as new under the Update also reads as not found: send it to the new run.
-          retry: async (err: unknown) => err instanceof WorkflowNotFoundError && (await running()) === true,
-        },
+      const use = await this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
+        executeUpdate(handle, redeemTicketUpdate, {
+          args: [{ ticketId: ticket.ticketId, scanId }],
+          updateId: `redeem:${scanId}`,
+        }),
       );
       return { ...ticket, usedAt: new Date(use.usedAt).toISOString() };
     } catch (err) {
@@ -260,11 +244,13 @@ export class PurchaseService {
         });
       }
       if (err instanceof WorkflowNotFoundError) {
-        const state = await running();
-        if (state === undefined) throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
-        if (state === false)
-          throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${ticket.eventId} is closed`);
-        throw new HttpProblem(FailureCode.UNAVAILABLE, 'the seat is between runs; retry shortly');
+        // A seat whose event closed has finished; one that never existed has no description.
+        const running = await handle.describe().then(
+          (d) => d.status.name === 'RUNNING',
+          () => undefined,
+        );
+        if (running === undefined) throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
+        throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${ticket.eventId} is closed`);
       }
       throw problem ?? err;
     }
