@@ -7,7 +7,7 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest'] },
   // A few dependencies ship ES modules only: let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(nanoid|content-disposition|cookie)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(nanoid|content-disposition|cookie|jose)/)'],
 };
 
 /** @type {import('jest').Config} */

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-// `npx ticketdrop workflow …`: the debugging views (tools/inspect), run from source through tsx.
+// `npx ticketdrop workflow …`: the debugging views (tools/inspect); `npx ticketdrop fan-token <fanId>`: a
+// token from the local dev issuer (tools/dev/fan-token.ts). Both run from source through tsx.
 require('tsx/cjs');
-require('../tools/inspect/cli.ts').main();
+if (process.argv[2] === 'fan-token') require('../tools/dev/fan-token.ts').main();
+else require('../tools/inspect/cli.ts').main();

@@ -7,11 +7,13 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { seatWorkflowId } from '../src/entities/seat/contract';
+import { mintFanToken } from '../tools/dev/fan-issuer';
 import { ROOT } from '../tools/dev/provision';
 import { Knobs } from '../src/providers/knobs';
 import { confirmationWorkflowId } from '../src/sagas/purchase/contract';
 import { mapLimit } from '../src/lib/concurrency';
 import {
+  FAN_ISSUER,
   createBenchEvent,
   describeMachine,
   percentile,
@@ -53,13 +55,15 @@ async function runRound(
     Array.from({ length: purchases }, (_, i) => `fan-${i}`),
     concurrency,
     async (fanId) => {
+      const token = await mintFanToken(FAN_ISSUER, fanId);
       const t0 = performance.now();
       const created = await stack.app.inject({
         method: 'POST',
         url: `/events/${eventId}/purchases`,
-        payload: { fanId, paymentToken: 'tok_ok' },
+        payload: { paymentToken: 'tok_ok' },
+        headers: { authorization: `Bearer ${token}` },
       });
-      const { purchaseId, token } = created.json() as { purchaseId: string; token: string };
+      const { purchaseId } = created.json() as { purchaseId: string };
       for (;;) {
         const polled = await stack.app.inject({
           url: `/purchases/${purchaseId}?waitMs=10000`,

@@ -20,7 +20,8 @@ import * as prettier from 'prettier';
 import { SingleBar } from 'cli-progress';
 import { audit, auditCaches, formatAudit } from '../tools/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
-import { loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
+import { loadFanIdentityConfig, loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
+import { issuerFor } from '../tools/dev/fan-issuer';
 import { queueSnapshotQuery, queueWorkflowId } from '../src/entities/queue/contract';
 import { launchChromium, type HeadlessChromium } from '../tools/dev/browser';
 import { localEnv, readStackFile } from '../tools/dev/local-stack-file';
@@ -88,6 +89,7 @@ async function main(): Promise<number> {
   const api = values.api ?? env.TICKETDROP_API_URL ?? 'http://127.0.0.1:3000';
   const adminToken = env.TICKETDROP_ADMIN_TOKEN;
   if (!adminToken) throw new Error('no admin token: run `npm start` first, or set TICKETDROP_ADMIN_TOKEN');
+  const fanIssuer = issuerFor(loadFanIdentityConfig(env));
   const worker = loadWorkerConfig(env);
   const temporal = loadTemporalConfig(env);
   const client = await connectClient(temporal);
@@ -110,6 +112,7 @@ async function main(): Promise<number> {
       const options: DropOptions = {
         api,
         adminToken,
+        fanIssuer,
         fans: Number(values.fans),
         seats: Number(values.seats),
         windowSec: Number(values.window),

@@ -12,7 +12,8 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../src/cache/redis';
-import { loadPurchaseConfig } from '../src/config';
+import { loadFanIdentityConfig, loadPurchaseConfig } from '../src/config';
+import { DEV_AUDIENCE, DEV_ISSUER, devFanIdentityEnv, type FanIssuer } from '../tools/dev/fan-issuer';
 import { ensureRedisServer, ensureTemporalCli } from '../tools/dev/provision';
 import {
   freePort,
@@ -27,6 +28,12 @@ import { connectClient } from '../src/temporal/connection';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const GATE_TOKEN = 'bench-gate-token-0123456789';
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';
+/** The dev issuer's secret for the bench's fans. */
+export const FAN_ISSUER: FanIssuer = {
+  issuer: DEV_ISSUER,
+  audience: DEV_AUDIENCE,
+  secret: 'bench-fan-issuer-secret-0123456789abcdef',
+};
 const TASK_QUEUE = 'ticketdrop-bench';
 
 export interface LocalStack {
@@ -69,6 +76,7 @@ export async function startLocalStack(options: { apiProcess?: boolean } = {}): P
       TICKETDROP_TASK_QUEUE: TASK_QUEUE,
       TICKETDROP_SIGNING_SECRET: SIGNING_SECRET,
       TICKETDROP_PROVIDERS_DB: providersDb,
+      ...devFanIdentityEnv(FAN_ISSUER.secret),
     };
     services.unshift(
       await startNodeService('worker', 'src/worker.ts', /worker ready/, {
@@ -108,6 +116,7 @@ export async function startLocalStack(options: { apiProcess?: boolean } = {}): P
       adminToken: ADMIN_TOKEN,
       gateToken: GATE_TOKEN,
       signingSecret: SIGNING_SECRET,
+      fanIdentity: loadFanIdentityConfig(devFanIdentityEnv(FAN_ISSUER.secret)),
       purchase: loadPurchaseConfig({}),
     });
     const store = new ProviderStore(providersDb);

@@ -3,6 +3,7 @@
  * conversion and validation in one place, src/lib/env.ts). Secrets are kept apart from the rest so that
  * `describeConfig` can be logged safely.
  */
+import { createPublicKey } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { ConfigError, EnvVar, readEnv, type Env } from './lib/env';
 
@@ -45,9 +46,27 @@ export interface Config {
   adminToken: string;
   gateToken: string;
   signingSecret: string;
+  fanIdentity: FanIdentityConfig;
   purchase: PurchaseConfig;
   /** The Temporal web UI the dashboard links seats to (what `npm start` starts, by default). */
   temporalUiUrl: string;
+}
+
+/** Algorithms a fan token may be signed with. */
+export const FAN_TOKEN_ALGORITHMS = ['HS256', 'RS256', 'ES256', 'EdDSA'] as const;
+export type FanTokenAlgorithm = (typeof FAN_TOKEN_ALGORITHMS)[number];
+
+/** How fan tokens (JWTs from the site's identity provider) are verified. */
+export interface FanIdentityConfig {
+  /** The `iss` every token must carry, and the `aud` it must include. */
+  issuer: string;
+  audience: string;
+  /** One key source: a shared HS256 secret, a PEM public key, or the provider's JWKS URL. */
+  key:
+    { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; url: string };
+  algorithms: FanTokenAlgorithm[];
+  /** Clock skew allowed on `exp` and `nbf`. */
+  clockToleranceSec: number;
 }
 
 /**
@@ -118,6 +137,18 @@ const ApiEnv = Type.Object({
   TICKETDROP_TEMPORAL_UI_URL: EnvVar.httpUrl(DEFAULT_TEMPORAL_UI_URL),
 });
 
+const FanIdentityEnv = Type.Object({
+  TICKETDROP_FAN_JWT_ISSUER: EnvVar.string(),
+  TICKETDROP_FAN_JWT_AUDIENCE: EnvVar.string(),
+  TICKETDROP_FAN_JWT_SECRET: Type.Optional(
+    EnvVar.secretOf(32, 'be at least 32 characters (an HS256 key of 256 bits)'),
+  ),
+  TICKETDROP_FAN_JWT_PUBLIC_KEY: Type.Optional(EnvVar.string()),
+  TICKETDROP_FAN_JWKS_URL: Type.Optional(EnvVar.httpUrl()),
+  TICKETDROP_FAN_JWT_ALGORITHMS: Type.Optional(EnvVar.subset(FAN_TOKEN_ALGORITHMS, 'algorithms', null)),
+  TICKETDROP_FAN_JWT_CLOCK_TOLERANCE_S: EnvVar.integer(5, 0, 300),
+});
+
 const PurchaseEnv = Type.Object({
   TICKETDROP_PAYMENT_TIMEOUT_MS: EnvVar.integer(4_000, 100, 120_000),
   TICKETDROP_NOTIFY_MAX_ATTEMPTS: EnvVar.integer(5, 1, 100),
@@ -180,8 +211,55 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: e.TICKETDROP_ADMIN_TOKEN,
     gateToken: e.TICKETDROP_GATE_TOKEN,
     signingSecret: e.TICKETDROP_SIGNING_SECRET,
+    fanIdentity: loadFanIdentityConfig(env),
     purchase: loadPurchaseConfig(env),
     temporalUiUrl: e.TICKETDROP_TEMPORAL_UI_URL,
+  };
+}
+
+/**
+ * Fan token verification: TICKETDROP_FAN_JWT_ISSUER and _AUDIENCE, and exactly one key source
+ * (TICKETDROP_FAN_JWT_SECRET, TICKETDROP_FAN_JWT_PUBLIC_KEY as PEM, or TICKETDROP_FAN_JWKS_URL). The
+ * algorithms default to HS256 for a secret and RS256, ES256, EdDSA for a public key or JWKS.
+ */
+export function loadFanIdentityConfig(env: Env = process.env): FanIdentityConfig {
+  const e = readEnv(FanIdentityEnv, env);
+  const sources = [
+    e.TICKETDROP_FAN_JWT_SECRET !== undefined &&
+      ({ kind: 'secret', secret: e.TICKETDROP_FAN_JWT_SECRET } as const),
+    e.TICKETDROP_FAN_JWT_PUBLIC_KEY !== undefined &&
+      ({ kind: 'public-key', pem: e.TICKETDROP_FAN_JWT_PUBLIC_KEY.replace(/\\n/g, '\n') } as const),
+    e.TICKETDROP_FAN_JWKS_URL !== undefined && ({ kind: 'jwks', url: e.TICKETDROP_FAN_JWKS_URL } as const),
+  ].filter((source) => source !== false);
+  if (sources.length !== 1) {
+    throw new ConfigError(
+      'set exactly one of TICKETDROP_FAN_JWT_SECRET, TICKETDROP_FAN_JWT_PUBLIC_KEY and TICKETDROP_FAN_JWKS_URL (how fan tokens are verified)',
+    );
+  }
+  const key = sources[0]!;
+  const symmetric = key.kind === 'secret';
+  const algorithms =
+    e.TICKETDROP_FAN_JWT_ALGORITHMS ?? FAN_TOKEN_ALGORITHMS.filter((alg) => (alg === 'HS256') === symmetric);
+  if (algorithms.some((alg) => (alg === 'HS256') !== symmetric)) {
+    throw new ConfigError(
+      symmetric
+        ? 'TICKETDROP_FAN_JWT_ALGORITHMS must be HS256 with a shared secret'
+        : 'TICKETDROP_FAN_JWT_ALGORITHMS must not include HS256 with a public key or JWKS',
+    );
+  }
+  if (key.kind === 'public-key') {
+    try {
+      createPublicKey(key.pem);
+    } catch {
+      throw new ConfigError('TICKETDROP_FAN_JWT_PUBLIC_KEY must be a PEM public key (SPKI)');
+    }
+  }
+  return {
+    issuer: e.TICKETDROP_FAN_JWT_ISSUER,
+    audience: e.TICKETDROP_FAN_JWT_AUDIENCE,
+    key,
+    algorithms,
+    clockToleranceSec: e.TICKETDROP_FAN_JWT_CLOCK_TOLERANCE_S,
   };
 }
 

@@ -37,7 +37,7 @@ export interface DropReport {
   machine: string;
   /** The machine's CPU cores (older reports lack it). */
   cores?: number;
-  options: Omit<DropOptions, 'adminToken' | 'onProgress'>;
+  options: Omit<DropOptions, 'adminToken' | 'fanIssuer' | 'onProgress'>;
   fans: number;
   seats: number;
   sold: number;
@@ -109,6 +109,7 @@ export function buildReport(input: {
   const purchasesPerSec = round(purchases / Math.max(1, purchaseWindowSec));
   const shownOptions = { ...options } as Partial<DropOptions>;
   delete shownOptions.adminToken; // never into a report
+  delete shownOptions.fanIssuer;
   delete shownOptions.onProgress;
   return {
     eventId: result.eventId,

@@ -9,6 +9,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import { seatIds } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
+import { mintFanTokens, type FanIssuer } from '../../tools/dev/fan-issuer';
 import { readStore, type StoreCounters } from './store';
 
 export type PaymentOutcome = 'ok' | 'declined' | 'timeout' | 'flaky';
@@ -22,6 +23,8 @@ const TOKENS: Record<PaymentOutcome, string> = {
 export interface DropOptions {
   api: string;
   adminToken: string;
+  /** Mints each fan's token, as the site's identity provider would at login. */
+  fanIssuer: FanIssuer;
   fans: number;
   seats: number;
   windowSec: number;
@@ -208,6 +211,12 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     };
   });
 
+  // Every fan logged in at the site before the drop: its token is minted before the crowd is let go.
+  const fanTokens = await mintFanTokens(
+    options.fanIssuer,
+    plans.map((plan) => plan.fanId),
+  );
+
   const progress = { joined: 0, admitted: 0, sold: 0, answered: 0 };
   const openedAt = Date.now();
   const deadline = openedAt + options.deadlineSec * 1000;
@@ -226,8 +235,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     state?: string;
     position?: number;
     pollAfterMs?: number;
-    token?: string;
-    admission?: { admissionToken: string };
+    admission?: { expiresAt: string };
     code?: string;
   };
 
@@ -248,8 +256,9 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     let joined: { status: number; json: QueueAnswer };
     // Join latency runs from the fan's scheduled arrival: a late load generator counts against it too.
     const arrival = performance.now() - Math.max(0, Date.now() - (openedAt + plan.arrivalMs));
+    const token = fanTokens.get(plan.fanId)!;
     for (;;) {
-      joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, { fanId: plan.fanId });
+      joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, undefined, token);
       if (joined.status === 200 || joined.status === 202) {
         latency.join.recordValue(Math.max(1, Math.round((performance.now() - arrival) * 1000)));
         break;
@@ -259,7 +268,6 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       await pause(RETRY_MS); // 503 or a dropped connection: a fan tries again
     }
     progress.joined++;
-    const token = joined.json.token!;
     let answer = joined.json;
     for (;;) {
       if (answer.position) record.position = answer.position;
@@ -269,14 +277,9 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         progress.admitted++;
         if (plan.abandons) return finish('abandoned');
         const t0 = performance.now();
-        let started: { status: number; json: { purchaseId?: string; token?: string; code?: string } };
+        let started: { status: number; json: { purchaseId?: string; code?: string } };
         for (;;) {
-          started = await http(
-            'POST',
-            `/events/${eventId}/purchases`,
-            { fanId: plan.fanId, paymentToken: plan.token },
-            answer.admission!.admissionToken,
-          );
+          started = await http('POST', `/events/${eventId}/purchases`, { paymentToken: plan.token }, token);
           // 5xx or a dropped connection: the same request again is the same purchase.
           if ((started.status !== 0 && started.status < 500) || Date.now() > deadline) break;
           await pause(RETRY_MS);
@@ -288,7 +291,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
               'GET',
               `/purchases/${started.json.purchaseId}?waitMs=20000`,
               undefined,
-              started.json.token,
+              token,
             );
             if (polled.status === 200) state = polled.json;
             else await pause(RETRY_MS);

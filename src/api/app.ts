@@ -15,11 +15,12 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { RedisClient } from '../cache/redis';
-import { DEFAULT_TEMPORAL_UI_URL, type PurchaseConfig } from '../config';
+import { DEFAULT_TEMPORAL_UI_URL, type FanIdentityConfig, type PurchaseConfig } from '../config';
 import auth from './plugins/auth';
 import caps, { DEFAULT_CAPS, type CapsOptions } from './plugins/caps';
 import changeFeed from './plugins/change-feed';
 import errors from './plugins/errors';
+import fanIdentity from './plugins/fan-identity';
 import infrastructure from './plugins/infrastructure';
 import metrics from './plugins/metrics';
 import dashboard from './routes/dashboard';
@@ -44,7 +45,10 @@ export interface AppOptions {
   adminToken: string;
   /** What a gate's ticket scanner presents to redeem tickets. */
   gateToken: string;
+  /** Signs ticket QR codes. */
   signingSecret: string;
+  /** How fan tokens (the identity provider's JWTs) are verified. */
+  fanIdentity: FanIdentityConfig;
   purchase: PurchaseConfig;
   joinBatching?: JoinBatching;
   /** The Temporal web UI the dashboard links seat entities to. */
@@ -79,22 +83,33 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(changeFeed);
   await app.register(auth, { adminToken: opts.adminToken, gateToken: opts.gateToken });
+  await app.register(fanIdentity, opts.fanIdentity);
   await app.register(caps, opts.caps ?? DEFAULT_CAPS);
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'TicketDrop API',
-        version: '1',
+        version: '2',
         description:
           'Sells every seat exactly once. Errors are application/problem+json with a stable `code`.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'The admin or gate token (config)' },
+          fan: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: "A fan token: a JWT from the site's identity provider; the fan is its `sub`",
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(ops);
   await app.register(events);
-  await app.register(queue, { signingSecret: opts.signingSecret, joinBatching: opts.joinBatching });
+  await app.register(queue, { joinBatching: opts.joinBatching });
   await app.register(purchases, { signingSecret: opts.signingSecret, purchase: opts.purchase });
   await app.register(dashboard, { temporalUiUrl: opts.temporalUiUrl ?? DEFAULT_TEMPORAL_UI_URL });
   return app;

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     caps: config.api.caps,
     trustProxy: config.api.trustProxy,
     signingSecret: config.signingSecret,
+    fanIdentity: config.fanIdentity,
     purchase: config.purchase,
     temporalUiUrl: config.temporalUiUrl,
     closeClients: true,

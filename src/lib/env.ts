@@ -36,6 +36,7 @@ export const EnvVar = {
     must(Type.Integer({ default: fallback, minimum: 0, maximum: 65535 }), 'be a port number (0-65535)'),
   rate: () => must(Type.Number({ default: 0, minimum: 0, maximum: 1 }), 'be a rate from 0 to 1'),
   secret: () => must(Type.String({ minLength: 16 }), 'be at least 16 characters'),
+  secretOf: (minLength: number, text: string) => must(Type.String({ minLength }), text),
   flag: () =>
     must(
       Type.Transform(
@@ -45,7 +46,7 @@ export const EnvVar = {
         .Encode((value) => String(value)),
       'be true or false',
     ),
-  httpUrl: (fallback: string) =>
+  httpUrl: (fallback?: string) =>
     must(
       Type.Transform(Type.String({ pattern: '^https?://[^\\s/]+', default: fallback }))
         .Decode((value) => value.replace(/\/+$/, ''))
@@ -64,12 +65,15 @@ export const EnvVar = {
         .Encode(([min, max]) => `${min}-${max}`),
       'look like "50-200" (milliseconds)',
     ),
-  /** A comma-separated subset of `values`, in the order of `values`; unset means all of them. */
-  subset: <V extends string>(values: readonly V[], what: string) => {
+  /** A comma-separated subset of `values`, in the order of `values`; unset means all of them (or none: `null`). */
+  subset: <V extends string>(values: readonly V[], what: string, fallback: 'all' | null = 'all') => {
     const item = `(${values.map((v) => v.replace(/[-]/g, '\\-')).join('|')})`;
     return must(
       Type.Transform(
-        Type.String({ pattern: `^\\s*${item}(\\s*,\\s*${item})*\\s*$`, default: values.join(',') }),
+        Type.String({
+          pattern: `^\\s*${item}(\\s*,\\s*${item})*\\s*$`,
+          ...(fallback === 'all' && { default: values.join(',') }),
+        }),
       )
         .Decode((value) => {
           const wanted = value.split(',').map((v) => v.trim());

@@ -199,18 +199,13 @@ describe('the live dashboard', () => {
     const page = await openDashboard(eventId);
     const fans = [uniqueId('fan'), uniqueId('fan'), uniqueId('fan')];
     const tokens: string[] = [];
-    for (const fanId of fans) tokens.push((await joinQueue(stack, eventId, fanId)).body.token);
+    for (const fanId of fans) tokens.push((await joinQueue(stack, eventId, fanId)).token);
     // One admitted at a time: the first buys and is declined, which admits the second.
     await expectCountersMatchApi(page, eventId, ['joined', 'admitted', 'waiting']);
     expect(await counters(page)).toMatchObject({ joined: 3, admitted: 1, waiting: 2 });
 
-    const admission = await eventually(async () => (await queueMe(stack, eventId, tokens[0])).admission);
-    const started = await startPurchase(
-      stack,
-      eventId,
-      { fanId: fans[0], paymentToken: 'tok_declined' },
-      admission.admissionToken,
-    );
+    await eventually(async () => (await queueMe(stack, eventId, tokens[0])).admission);
+    const started = await startPurchase(stack, eventId, { fanId: fans[0], paymentToken: 'tok_declined' });
     expect((await finalStatus(stack, started)).failure?.code).toBe('PAYMENT_DECLINED');
 
     const row = page.locator('#failures tbody tr', { hasText: 'PAYMENT_DECLINED' });

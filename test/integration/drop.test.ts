@@ -2,6 +2,8 @@
  * The drop in small (2,000 fans, 50 seats, 3 s) through the real HTTP API, audited from the sources of
  * truth; and the auditor itself, shown to catch violations planted behind the system's back.
  */
+import { loadFanIdentityConfig } from '../../src/config';
+import { issuerFor } from '../../tools/dev/fan-issuer';
 import { purchaseWorkflowId } from '../../src/sagas/purchase/contract';
 import type { AddressInfo } from 'node:net';
 import { audit, auditCaches, type AuditReport } from '../../tools/audit/auditor';
@@ -53,6 +55,7 @@ describe('the drop, small', () => {
     const result = await runDrop({
       api: `http://127.0.0.1:${port}`,
       adminToken: process.env.TICKETDROP_ADMIN_TOKEN!,
+      fanIssuer: issuerFor(loadFanIdentityConfig()),
       fans: 2_000,
       seats: 50,
       windowSec: 3,

@@ -9,6 +9,7 @@ import type { ProviderStore } from '../../src/providers/store';
 import { FaultSwitch } from '../../tools/faults/faults';
 import {
   createTestEvent,
+  fanHeaders,
   finalStatus,
   openProviderStore,
   openStack,
@@ -304,16 +305,19 @@ describe('bad input changes nothing and charges nobody', () => {
   it('answers problem+json for unknown events and seats, bad tokens, sold-out events and queue events', async () => {
     const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 1 });
     const fanId = uniqueId('fan');
-    const post = (id: string, payload: Record<string, unknown>) =>
-      stack.app.inject({ method: 'POST', url: `/events/${id}/purchases`, payload });
+    const headers = await fanHeaders(fanId);
+    const post = async (id: string, payload: Record<string, unknown>, as = headers) =>
+      stack.app.inject({ method: 'POST', url: `/events/${id}/purchases`, payload, headers: as });
 
     const cases: [Promise<{ statusCode: number; json(): unknown }>, number, string][] = [
-      [post(uniqueId('nope'), { fanId, paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
-      [post(eventId, { fanId, seatId: 'B9', paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
-      [post(eventId, { fanId, paymentToken: 'visa-4242' }), 400, 'VALIDATION'],
-      [post(eventId, { fanId, paymentToken: 'tok_nope' }), 400, 'VALIDATION'],
-      [post(eventId, { fanId: 'Bad Fan', paymentToken: 'tok_ok' }), 400, 'VALIDATION'],
-      [post(eventId, { fanId, paymentToken: 'tok_ok', coupon: 'free' }), 400, 'VALIDATION'],
+      [post(uniqueId('nope'), { paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
+      [post(eventId, { seatId: 'B9', paymentToken: 'tok_ok' }), 404, 'NOT_FOUND'],
+      [post(eventId, { paymentToken: 'visa-4242' }), 400, 'VALIDATION'],
+      [post(eventId, { paymentToken: 'tok_nope' }), 400, 'VALIDATION'],
+      // v2: a body naming a fan is refused (the token says who buys).
+      [post(eventId, { fanId, paymentToken: 'tok_ok' }), 400, 'VALIDATION'],
+      [post(eventId, { paymentToken: 'tok_ok', coupon: 'free' }), 400, 'VALIDATION'],
+      [post(eventId, { paymentToken: 'tok_ok' }, {}), 401, 'UNAUTHORIZED'],
     ];
     for (const [response, status, code] of cases) {
       const r = await response;
@@ -323,18 +327,18 @@ describe('bad input changes nothing and charges nobody', () => {
     expect(store.chargesFor(purchaseWorkflowId(eventId, fanId))).toEqual([]);
 
     const queueEvent = await createTestEvent(stack, { admission: 'queue' });
-    const notAdmitted = await post(queueEvent, { fanId, paymentToken: 'tok_ok' });
+    const notAdmitted = await post(queueEvent, { paymentToken: 'tok_ok' });
     expect(notAdmitted.statusCode).toBe(403);
     expect(notAdmitted.json()).toMatchObject({ code: 'NOT_ADMITTED' });
 
     const buyer = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
     expect((await finalStatus(stack, buyer)).state).toBe('completed');
-    const soldOut = await post(eventId, { fanId: uniqueId('fan'), paymentToken: 'tok_ok' });
+    const soldOut = await post(eventId, { paymentToken: 'tok_ok' }, await fanHeaders(uniqueId('fan')));
     expect(soldOut.statusCode).toBe(409);
     expect(soldOut.json()).toMatchObject({ code: 'SOLD_OUT' });
   });
 
-  it("refuses another fan's purchase token, a missing token, a tampered QR and a voided ticket's QR", async () => {
+  it("answers 404 to another fan's purchase, refuses a missing token, a tampered QR and a voided ticket's QR", async () => {
     const eventId = await createTestEvent(stack);
     const mine = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
     const theirs = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
@@ -344,8 +348,8 @@ describe('bad input changes nothing and charges nobody', () => {
       url: `/purchases/${mine.purchaseId}`,
       headers: { authorization: `Bearer ${theirs.token}` },
     });
-    expect(swapped.statusCode).toBe(403);
-    expect(swapped.json()).toMatchObject({ code: 'FORBIDDEN' });
+    expect(swapped.statusCode).toBe(404); // never 403: the id leaks nothing
+    expect(swapped.json()).toMatchObject({ code: 'NOT_FOUND' });
     const anonymous = await stack.app.inject({ url: `/purchases/${mine.purchaseId}` });
     expect(anonymous.statusCode).toBe(401);
     const forged = await stack.app.inject({
@@ -358,7 +362,8 @@ describe('bad input changes nothing and charges nobody', () => {
       url: `/purchases/${mine.purchaseId}/cancel`,
       headers: { authorization: `Bearer ${theirs.token}` },
     });
-    expect(cancelOther.statusCode).toBe(403);
+    expect(cancelOther.statusCode).toBe(404);
+    expect((await purchaseStatus(stack, mine)).state).toBe('completed'); // untouched
 
     const [body, signature] = done.ticket!.qr.split('.');
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, string>;

@@ -4,7 +4,7 @@
  * it saw is kept, so tests check what fans were told.
  */
 import type { Stack } from './stack';
-import { finalStatus, startPurchase, type PurchaseView } from './stack';
+import { fanToken, finalStatus, startPurchase, type PurchaseView } from './stack';
 
 export interface QueueAnswer {
   fanId: string;
@@ -13,8 +13,7 @@ export interface QueueAnswer {
   admittedThrough: number;
   ahead: number;
   pollAfterMs: number;
-  token?: string;
-  admission?: { admissionToken: string; expiresAt: string };
+  admission?: { expiresAt: string };
   purchaseId?: string;
 }
 
@@ -30,11 +29,12 @@ export interface FanPlan {
 export interface FanRecord {
   fanId: string;
   joinStatus: number;
+  /** The fan's token (from the dev issuer). */
   token: string;
   /** Position when the fan first had one (pre-queue fans get theirs at opening). */
   position: number;
   admittedAt?: number;
-  admission?: { admissionToken: string; expiresAt: string };
+  admission?: { expiresAt: string };
   purchase?: PurchaseView;
   final: QueueAnswer;
   answers: QueueAnswer[];
@@ -46,13 +46,14 @@ export async function joinQueue(
   stack: Stack,
   eventId: string,
   fanId: string,
-): Promise<{ statusCode: number; body: QueueAnswer & { token: string } }> {
+): Promise<{ statusCode: number; body: QueueAnswer; token: string }> {
+  const token = await fanToken(fanId);
   const response = await stack.app.inject({
     method: 'POST',
     url: `/events/${eventId}/queue`,
-    payload: { fanId },
+    headers: { authorization: `Bearer ${token}` },
   });
-  return { statusCode: response.statusCode, body: response.json() };
+  return { statusCode: response.statusCode, body: response.json(), token };
 }
 
 export async function queueMe(stack: Stack, eventId: string, token: string): Promise<QueueAnswer> {
@@ -80,7 +81,7 @@ export async function runFan(
   const record: FanRecord = {
     fanId: plan.fanId,
     joinStatus: joined.statusCode,
-    token: joined.body.token,
+    token: joined.token,
     position: joined.body.position,
     final: joined.body,
     answers: [joined.body],
@@ -92,12 +93,10 @@ export async function runFan(
       record.admittedAt = Date.now();
       record.admission = answer.admission;
       if (!plan.abandon) {
-        const started = await startPurchase(
-          stack,
-          eventId,
-          { fanId: plan.fanId, paymentToken: plan.paymentToken ?? 'tok_ok' },
-          answer.admission!.admissionToken,
-        );
+        const started = await startPurchase(stack, eventId, {
+          fanId: plan.fanId,
+          paymentToken: plan.paymentToken ?? 'tok_ok',
+        });
         if (started.statusCode === 202 || started.statusCode === 200) {
           record.purchase = await finalStatus(stack, started);
         }

@@ -6,6 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { devFanIdentityEnv } from '../../tools/dev/fan-issuer';
 import { ensureRedisServer, ensureTemporalCli } from '../../tools/dev/provision';
 import {
   freePort,
@@ -49,6 +50,7 @@ export default async function globalSetup(): Promise<void> {
     TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
     TICKETDROP_GATE_TOKEN: 'test-gate-token-0123456789',
     TICKETDROP_SIGNING_SECRET: 'test-signing-secret-0123456789',
+    ...devFanIdentityEnv('test-fan-issuer-secret-0123456789abcdef'),
     TICKETDROP_TEST_LOGS: logs,
     TICKETDROP_PROVIDERS_DB: path.join(logs, 'providers.sqlite'),
     TICKETDROP_PAYMENT_TIMEOUT_MS: '2500',

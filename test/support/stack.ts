@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
-import { loadConfig, type Config } from '../../src/config';
+import { loadConfig, loadFanIdentityConfig, type Config } from '../../src/config';
+import { issuerFor, mintFanToken, type MintOptions } from '../../tools/dev/fan-issuer';
 import { ProviderStore, SETTING_REFRESH_MS, type SharedSetting } from '../../src/providers/store';
 import { connectClient } from '../../src/temporal/connection';
 
@@ -30,6 +31,7 @@ export function appOptions(
     adminToken: config.adminToken,
     gateToken: config.gateToken,
     signingSecret: config.signingSecret,
+    fanIdentity: config.fanIdentity,
     purchase: config.purchase,
     ...overrides,
   };
@@ -135,23 +137,35 @@ export async function createTestEvent(
 export interface StartedPurchase {
   statusCode: number;
   purchaseId: string;
+  /** The buying fan's token: it opens the purchase (GET, cancel). */
   token: string;
 }
 
+/** A fan token from the tests' dev issuer (the API verifies it like any identity provider's). */
+export function fanToken(fanId: string, options?: MintOptions): Promise<string> {
+  return mintFanToken(issuerFor(loadFanIdentityConfig()), fanId, options);
+}
+
+/** The headers of a call made by `fanId`. */
+export async function fanHeaders(fanId: string): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await fanToken(fanId)}` };
+}
+
+/** Starts a purchase as `fanId` (the fan token names it; the body does not). `token` is that fan token. */
 export async function startPurchase(
   stack: Stack,
   eventId: string,
-  body: { fanId: string; seatId?: string; paymentToken?: string },
-  admissionToken?: string,
+  { fanId, ...body }: { fanId: string; seatId?: string; paymentToken?: string },
 ): Promise<StartedPurchase> {
+  const token = await fanToken(fanId);
   const response = await stack.app.inject({
     method: 'POST',
     url: `/events/${eventId}/purchases`,
     payload: { paymentToken: 'tok_ok', ...body },
-    headers: admissionToken ? { authorization: `Bearer ${admissionToken}` } : {},
+    headers: { authorization: `Bearer ${token}` },
   });
-  const json = response.json() as { purchaseId: string; token: string };
-  return { statusCode: response.statusCode, purchaseId: json.purchaseId, token: json.token };
+  const json = response.json() as { purchaseId: string };
+  return { statusCode: response.statusCode, purchaseId: json.purchaseId, token };
 }
 
 export interface PurchaseView {

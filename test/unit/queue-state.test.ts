@@ -87,6 +87,37 @@ describe('queue state', () => {
     ]);
   });
 
+  it('claims admissions: only a live one, once per fan, the same answer again; the entity alone decides', () => {
+    const queue = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
+    queue.join(fans(1, 4), T0, seed);
+    const version = queue.version;
+    expect(queue.claimAdmissions(['fan-1', 'fan-3', 'nobody'], T0 + 5)).toEqual([
+      { position: 1, expiresAt: T0 + 60_000 },
+      { refused: 'NOT_ADMITTED' },
+      { refused: 'NOT_ADMITTED' },
+    ]);
+    expect(queue.version).toBe(version + 1);
+    expect(queue.view()).toMatchObject({ active: 2, purchasing: 1 });
+    // Claimed again (a retried request): the same position, nothing changes.
+    expect(queue.claimAdmissions(['fan-1'], T0 + 6)).toEqual([{ position: 1, expiresAt: T0 + 60_000 }]);
+    expect(queue.version).toBe(version + 1);
+    // fan-2's admission runs out unclaimed: refused with when it expired.
+    expect(queue.claimAdmissions(['fan-2'], T0 + 60_000)).toEqual([
+      { refused: 'ADMISSION_EXPIRED', position: 2, expiresAt: T0 + 60_000 },
+    ]);
+    // fan-1's purchase ends: its admission is spent.
+    queue.purchaseFinished({ position: 1, fanId: 'fan-1', outcome: 'failed' }, T0 + 60_001);
+    expect(queue.claimAdmissions(['fan-1'], T0 + 60_002)).toEqual([
+      { refused: 'ADMISSION_USED', position: 1 },
+    ]);
+  });
+
+  it('refuses claims in the pre-queue, before the sale opens', () => {
+    const queue = new QueueState(settings({ opensAt: T0 + 1_000 }), undefined, key);
+    queue.join(['early'], T0, seed);
+    expect(queue.claimAdmissions(['early'], T0 + 1)).toEqual([{ refused: 'NOT_ADMITTED' }]);
+  });
+
   it('frees the slot of an unused admission only after its expiry plus grace', () => {
     const queue = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
     queue.join(fans(1, 5), T0, seed);

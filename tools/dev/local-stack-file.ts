@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { devFanIdentityEnv } from './fan-issuer';
 import { ROOT } from './provision';
 
 export const DATA_DIR = path.join(ROOT, '.data');
@@ -39,7 +40,12 @@ export function readStackFile(): Partial<LocalStackFile> {
 /** The environment with `npm start`'s addresses and secrets filled in where it has none. */
 export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const stack = readStackFile();
-  const secrets = readJson<{ adminToken: string; gateToken: string; signingSecret: string }>(SECRETS_FILE);
+  const secrets = readJson<{
+    adminToken: string;
+    gateToken: string;
+    signingSecret: string;
+    fanIssuerSecret: string;
+  }>(SECRETS_FILE);
   const defaults: Record<string, string | undefined> = {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     REDIS_URL: stack.redisUrl,
@@ -49,6 +55,7 @@ export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
     TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
     TICKETDROP_GATE_TOKEN: secrets.gateToken,
     TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
+    ...(secrets.fanIssuerSecret && devFanIdentityEnv(secrets.fanIssuerSecret)),
   };
   const merged = { ...env };
   for (const [key, value] of Object.entries(defaults))

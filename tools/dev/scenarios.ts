@@ -8,9 +8,10 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadWorkerConfig } from '../../src/config';
+import { loadFanIdentityConfig, loadWorkerConfig } from '../../src/config';
 import { Knobs } from '../../src/providers/knobs';
 import { ProviderStore } from '../../src/providers/store';
+import { issuerFor, mintFanToken } from './fan-issuer';
 import { localEnv } from './local-stack-file';
 import { ROOT } from './provision';
 
@@ -41,15 +42,23 @@ async function ensureEvent(eventId: string): Promise<void> {
 
 interface Purchase {
   purchaseId: string;
+  /** The buying fan's token (from the dev issuer): it opens the purchase. */
   token: string;
 }
 
-const buy = (eventId: string, fanId: string, seatId: string, paymentToken: string) =>
-  call('POST', `/events/${eventId}/purchases`, {
-    fanId,
-    seatId,
-    paymentToken,
-  }) as Promise<unknown> as Promise<Purchase>;
+const issuer = issuerFor(loadFanIdentityConfig(env));
+
+/** Buys as `fanId`, logged in through the dev issuer like a fan at the ticketing site. */
+async function buy(eventId: string, fanId: string, seatId: string, paymentToken: string): Promise<Purchase> {
+  const token = await mintFanToken(issuer, fanId);
+  const { purchaseId } = await call(
+    'POST',
+    `/events/${eventId}/purchases`,
+    { seatId, paymentToken },
+    { authorization: `Bearer ${token}` },
+  );
+  return { purchaseId: String(purchaseId), token };
+}
 
 async function state(purchase: Purchase, waitMs = 0): Promise<string> {
   const view = await call('GET', `/purchases/${purchase.purchaseId}?waitMs=${waitMs}`, undefined, {

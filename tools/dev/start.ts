@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
+import { devFanIdentityEnv } from './fan-issuer';
 import { DATA_DIR, writeStackFile } from './local-stack-file';
 import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
 import {
@@ -32,7 +33,12 @@ export const DEMO_EVENT = {
 } as const;
 
 /** Local secrets, generated once and kept in the git-ignored data folder unless set in the environment. */
-function localSecrets(): { adminToken: string; gateToken: string; signingSecret: string } {
+function localSecrets(): {
+  adminToken: string;
+  gateToken: string;
+  signingSecret: string;
+  fanIssuerSecret: string;
+} {
   const file = path.join(DATA_DIR, 'secrets.json');
   const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
   const secrets = {
@@ -46,6 +52,11 @@ function localSecrets(): { adminToken: string; gateToken: string; signingSecret:
       `gate_${randomBytes(18).toString('base64url')}`,
     signingSecret:
       process.env.TICKETDROP_SIGNING_SECRET ?? stored.signingSecret ?? randomBytes(32).toString('base64url'),
+    // The dev issuer's key: it stands in for the site's identity provider (tools/dev/fan-issuer.ts).
+    fanIssuerSecret:
+      process.env.TICKETDROP_FAN_JWT_SECRET ??
+      stored.fanIssuerSecret ??
+      randomBytes(32).toString('base64url'),
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -108,6 +119,7 @@ async function main(): Promise<void> {
       TICKETDROP_ADMIN_TOKEN: secrets.adminToken,
       TICKETDROP_GATE_TOKEN: secrets.gateToken,
       TICKETDROP_SIGNING_SECRET: secrets.signingSecret,
+      ...devFanIdentityEnv(secrets.fanIssuerSecret),
     };
 
     let uiUrl = '(remote cluster: see its own UI)';
@@ -180,7 +192,8 @@ TicketDrop is up.
   Admin token  ${secrets.adminToken}
   Gate token   ${secrets.gateToken} (ticket scanners: POST /tickets/redeem)
   Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}
-  Join it      curl -s -XPOST ${apiUrl}/events/${DEMO_EVENT.eventId}/queue -H 'content-type: application/json' -d '{"fanId":"fan-1"}'
+  Fan tokens   npx ticketdrop fan-token <fanId> (the dev issuer, standing in for the site's login)
+  Join it      curl -s -XPOST ${apiUrl}/events/${DEMO_EVENT.eventId}/queue -H "authorization: Bearer $(npx ticketdrop fan-token fan-1)"
   Logs         ${logs}
 Press Ctrl-C to stop.`);
   } catch (err) {

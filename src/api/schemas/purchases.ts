@@ -7,9 +7,9 @@ export const FanId = Type.String({
   description: 'Lower-case id, 1-64 chars',
 });
 
+/** The fan is whoever the fan token names: a purchase body carries no fan id. */
 export const CreatePurchaseBody = Type.Object(
   {
-    fanId: FanId,
     seatId: Type.Optional(SeatId),
     paymentToken: Type.Union(
       PAYMENT_TOKENS.map((token) => Type.Literal(token)),
@@ -21,8 +21,7 @@ export const CreatePurchaseBody = Type.Object(
 export type CreatePurchaseBody = Static<typeof CreatePurchaseBody>;
 
 export const PurchaseCreated = Type.Object({
-  purchaseId: Type.String(),
-  token: Type.String({ description: 'Bearer token for GET /purchases/:id and cancel' }),
+  purchaseId: Type.String({ description: '`purchase-<eventId>:<fanId>`: one purchase per fan per event' }),
 });
 
 export const PurchaseParams = Type.Object({ purchaseId: Type.String({ minLength: 1, maxLength: 200 }) });

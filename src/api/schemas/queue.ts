@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { FanId } from './purchases';
 
-export const JoinQueueBody = Type.Object({ fanId: FanId }, { additionalProperties: false });
-export type JoinQueueBody = Static<typeof JoinQueueBody>;
+/** Joining carries nothing but the fan token: the fan is whoever it names. */
+export const JoinQueueBody = Type.Object({}, { additionalProperties: false });
 
 export const FAN_QUEUE_STATES = [
   'pre-queue',
@@ -31,8 +30,10 @@ const QueueFields = {
   }),
   admission: Type.Optional(
     Type.Object({
-      admissionToken: Type.String({ description: 'Bearer token for POST /events/:eventId/purchases' }),
-      expiresAt: Type.String({ format: 'date-time' }),
+      expiresAt: Type.String({
+        format: 'date-time',
+        description: 'Start the purchase (POST /events/:eventId/purchases) before this',
+      }),
     }),
   ),
   opensAt: Type.Optional(Type.String({ format: 'date-time' })),
@@ -41,10 +42,3 @@ const QueueFields = {
 
 export const QueueStatus = Type.Object({ fanId: Type.String(), ...QueueFields });
 export type QueueStatus = Static<typeof QueueStatus>;
-
-export const QueueJoined = Type.Object({
-  fanId: Type.String(),
-  token: Type.String({ description: 'Bearer token for GET /events/:eventId/queue/me' }),
-  ...QueueFields,
-});
-export type QueueJoined = Static<typeof QueueJoined>;

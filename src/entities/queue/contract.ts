@@ -129,8 +129,35 @@ export interface PurchaseFinished {
   code?: FailureCode;
 }
 
+/** Purchases about to start on a queue event, one per fan: the entity decides who may buy. */
+export interface AdmissionClaims {
+  batchId: string;
+  fanIds: string[];
+}
+
+/**
+ * The entity's answer per fan (aligned with `fanIds`): the admitted position, now marked purchasing (the
+ * same answer again for a fan that had claimed it), or why there is none.
+ */
+export type AdmissionClaim =
+  | { position: number; expiresAt: number }
+  | {
+      refused:
+        | typeof FailureCode.NOT_ADMITTED
+        | typeof FailureCode.ADMISSION_EXPIRED
+        | typeof FailureCode.ADMISSION_USED;
+      position?: number;
+      expiresAt?: number;
+    };
+
 /** Joins one batch of fans; positions are contiguous in the batch's arrival order. */
 export const joinQueueUpdate = defineUpdate<JoinAnswer, [JoinBatch]>('joinQueue');
+/**
+ * The purchase start's check, made by the API before the purchase saga starts: only a fan whose admission
+ * is live gets a position; its slot is taken until the purchase ends (`purchaseFinished`).
+ */
+export const claimAdmissionsUpdate = defineUpdate<AdmissionClaim[], [AdmissionClaims]>('claimAdmissions');
+/** Sent by purchases the API started before admissions were claimed (kept for those in flight). */
 export const admissionUsedSignal = defineSignal<[AdmissionUsed]>('admissionUsed');
 export const purchaseFinishedSignal = defineSignal<[PurchaseFinished]>('purchaseFinished');
 /** The event closed: the queue takes nobody more and finishes. */
@@ -139,6 +166,8 @@ export const closeQueueSignal = defineSignal('closeQueue');
 export const rolloverQueueSignal = defineSignal('rolloverQueue');
 /** The whole view, with every live admission range (rebuilds the cache). */
 export const queueSnapshotQuery = defineQuery<QueueView>('queueSnapshot');
+/** Each fan's place (as a join answers it; 0 for a fan that never joined): repairs a flushed cache. */
+export const queuePlacesQuery = defineQuery<number[], [string[]]>('queuePlaces');
 /** The admissions made, in order: [first position, last position, epoch ms] (for the auditor). */
 export const queueAdmissionLogQuery = defineQuery<{ log: AdmissionLogEntry[]; dropped: number }>(
   'queueAdmissionLog',

@@ -11,6 +11,7 @@ import {
   ADMIT_RATE_WINDOW_MS,
   shufflePosition,
   type ActiveAdmission,
+  type AdmissionClaim,
   type AdmissionLogEntry,
   type AdmissionRange,
   type AdmissionUsed,
@@ -214,6 +215,11 @@ export class QueueState {
     return answer;
   }
 
+  /** Each fan's place: a position (> 0), a pre-queue slot -(index + 1) (< 0), or 0 if it never joined. */
+  placesOf(fanIds: readonly string[]): number[] {
+    return fanIds.map((fanId) => this.index.get(fanHash(fanId, this.s.hashKey)) ?? 0);
+  }
+
   /**
    * Opens the sale once `opensAt` has passed: the pre-queue takes positions 1…P in a shuffled order
    * (a fresh random seed, so arriving early or refreshing gives no edge), and later arrivals queue FIFO.
@@ -236,6 +242,34 @@ export class QueueState {
     this.bump();
     this.admit(now);
     return true;
+  }
+
+  /**
+   * Purchases about to start: each fan with a live admission gets its position, marked purchasing (its slot
+   * stays taken until the purchase ends); a fan that already claimed gets the same answer. Others are refused.
+   */
+  claimAdmissions(fanIds: readonly string[], now: number): AdmissionClaim[] {
+    let changed = false;
+    const answers = fanIds.map((fanId): AdmissionClaim => {
+      const position = this.index.get(fanHash(fanId, this.s.hashKey)) ?? 0;
+      if (position <= 0 || position > this.s.admittedThrough) return { refused: FailureCode.NOT_ADMITTED };
+      if (this.finished.has(position)) return { refused: FailureCode.ADMISSION_USED, position };
+      const entry = this.active.get(position);
+      if (entry?.state === 'purchasing') return { position, expiresAt: entry.expiresAt };
+      if (!entry || now >= entry.expiresAt) {
+        return {
+          refused: FailureCode.ADMISSION_EXPIRED,
+          position,
+          ...(entry && { expiresAt: entry.expiresAt }),
+        };
+      }
+      entry.state = 'purchasing';
+      entry.fanId = fanId;
+      changed = true;
+      return { position, expiresAt: entry.expiresAt };
+    });
+    if (changed) this.bump();
+    return answers;
   }
 
   /** A purchase started with the admission of `position`: its slot stays taken until the purchase ends. */

@@ -19,12 +19,14 @@ import { FailureCode } from '../../failures';
 import type { QueueActivities } from './activities';
 import {
   admissionUsedSignal,
+  claimAdmissionsUpdate,
   closeQueueSignal,
   isFanId,
   joinQueueUpdate,
   MAX_JOIN_BATCH,
   purchaseFinishedSignal,
   queueAdmissionLogQuery,
+  queuePlacesQuery,
   queueSnapshotQuery,
   rolloverQueueSignal,
   type AdmissionRange,
@@ -105,6 +107,27 @@ export async function queueEntity(
       },
     },
   );
+  setHandler(
+    claimAdmissionsUpdate,
+    ({ fanIds }) => {
+      const answers = queue.claimAdmissions(fanIds, Date.now());
+      settle();
+      return answers;
+    },
+    {
+      validator: (claims) => {
+        if (typeof claims?.batchId !== 'string' || claims.batchId.length === 0 || claims.batchId.length > 100)
+          invalid('a claim batch needs a batchId of 1-100 characters');
+        if (
+          !Array.isArray(claims.fanIds) ||
+          claims.fanIds.length === 0 ||
+          claims.fanIds.length > MAX_JOIN_BATCH
+        )
+          invalid(`a claim batch holds 1-${MAX_JOIN_BATCH} fans`);
+        if (!claims.fanIds.every(isFanId)) invalid('every fanId must match ^[a-z0-9][a-z0-9_-]{0,63}$');
+      },
+    },
+  );
   setHandler(admissionUsedSignal, (signal) => {
     queue.admissionUsed(signal, Date.now());
     settle();
@@ -119,6 +142,7 @@ export async function queueEntity(
   });
   setHandler(queueSnapshotQuery, () => queue.view(undefined, Date.now()));
   setHandler(queueAdmissionLogQuery, () => queue.admissionLog());
+  setHandler(queuePlacesQuery, (fanIds) => queue.placesOf(fanIds));
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
   const wake = (): boolean => queue.version !== published || queue.closed === 'closed' || wantsNewRun();

@@ -18,6 +18,14 @@ export const PAIR_SEPARATOR = ':';
 const PURCHASE_PREFIX = 'purchase-';
 export const purchaseWorkflowId = (eventId: string, fanId: string): string =>
   `${PURCHASE_PREFIX}${eventId}${PAIR_SEPARATOR}${fanId}`;
+/** The (event, fan) pair a purchase id names, if it is one (ids never contain the separator). */
+export function pairOfPurchaseId(purchaseId: string): { eventId: string; fanId: string } | undefined {
+  if (!purchaseId.startsWith(PURCHASE_PREFIX)) return undefined;
+  const pair = purchaseId.slice(PURCHASE_PREFIX.length).split(PAIR_SEPARATOR);
+  if (pair.length !== 2 || !pair[0] || !pair[1]) return undefined;
+  return { eventId: pair[0], fanId: pair[1] };
+}
+
 /**
  * A purchase's confirmation: its id with the prefix changed. The saga derives it from its purchase id, so a run
  * started under an earlier id scheme still starts the child it recorded.
@@ -91,8 +99,11 @@ export interface PurchaseInput {
   /** Start-to-close limit of one charge attempt. */
   paymentTimeoutMs: number;
   notify: NotifyPolicy;
-  /** Queue events: the waiting-room position whose admission this purchase uses. */
-  admission?: { position: number };
+  /**
+   * Queue events: the waiting-room position whose admission this purchase uses. `claimed`: the entity
+   * already marked it in use when the API claimed it, so the saga does not tell it again.
+   */
+  admission?: { position: number; claimed?: boolean };
   requestDigest?: string;
 }
 

@@ -103,7 +103,7 @@ function admissionReporter(input: PurchaseInput): {
     log.warn('waiting room not told', { eventId, fanId, err });
   };
   const { position } = admission;
-  let used: Promise<void> | undefined;
+  let used: Promise<void> | undefined = admission.claimed ? Promise.resolve() : undefined;
   const use = () =>
     (used ??= messenger.tellQueue({ kind: 'admission-used', eventId, position, fanId }).catch(warn));
   return {

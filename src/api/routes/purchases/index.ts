@@ -13,9 +13,8 @@ import {
   VerifiedTicket,
   VerifyTicketBody,
 } from '../../schemas/purchases';
-import { bearerToken } from '../../plugins/auth';
-import { requirePurchaseToken } from '../../tokens';
 import { EventService } from '../events/service';
+import { QueueService } from '../queue/service';
 import { PurchaseService } from './service';
 
 export interface PurchaseRoutesOptions {
@@ -31,6 +30,7 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
     app.seatCache,
     app.purchaseCache,
     app.queueCache,
+    new QueueService(app.temporal, events, app.queueCache, app.purchaseCache),
     app.taskQueue,
     opts.signingSecret,
     opts.purchase,
@@ -39,40 +39,46 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.post(
     '/events/:eventId/purchases',
     {
+      onRequest: app.requireFan,
       schema: {
         summary:
-          'Buy a seat (or the best available one): starts the purchase saga. Queue events need the admission token as bearer token',
+          'Buy a seat (or the best available one) as the fan the token names: starts the purchase saga. On a queue event only an admitted fan may buy',
         tags: ['purchases'],
-        security: [{ bearer: [] }],
+        security: [{ fan: [] }],
         params: EventPurchaseParams,
         body: CreatePurchaseBody,
-        response: { 200: PurchaseCreated, 202: PurchaseCreated, ...problems(400, 403, 404, 409, 503) },
+        response: {
+          200: PurchaseCreated,
+          202: PurchaseCreated,
+          ...problems(400, 401, 403, 404, 409, 429, 503),
+        },
       },
     },
     async (request, reply) => {
-      const { created, purchaseId, token } = await service.create(
+      const { created, purchaseId } = await service.create(
         request.params.eventId,
+        request.fanId,
         request.body,
-        bearerToken(request),
       );
-      return reply.code(created ? 202 : 200).send({ purchaseId, token });
+      return reply.code(created ? 202 : 200).send({ purchaseId });
     },
   );
 
   app.get(
     '/purchases/:purchaseId',
     {
+      onRequest: app.requireFan,
       schema: {
-        summary: 'Purchase status (purchase token); ?waitMs long-polls until it is final',
+        summary: "The fan's own purchase; ?waitMs long-polls until it is final",
         tags: ['purchases'],
-        security: [{ bearer: [] }],
+        security: [{ fan: [] }],
         params: PurchaseParams,
         querystring: PurchaseQuery,
-        response: { 200: Purchase, ...problems(400, 401, 403, 404, 503) },
+        response: { 200: Purchase, ...problems(400, 401, 404, 429, 503) },
       },
     },
     async (request) => {
-      const claims = requirePurchaseToken(request, opts.signingSecret, request.params.purchaseId);
+      const claims = service.refOf(request.params.purchaseId, request.fanId);
       const { waitMs = 0 } = request.query;
       if (waitMs === 0) return service.status(claims);
       const release = app.holdSlot('longPolls', request);
@@ -87,18 +93,16 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.post(
     '/purchases/:purchaseId/cancel',
     {
+      onRequest: app.requireFan,
       schema: {
-        summary: 'Cancel a purchase before payment is captured; 409 once it is too late',
+        summary: "Cancel the fan's own purchase before payment is captured; 409 once it is too late",
         tags: ['purchases'],
-        security: [{ bearer: [] }],
+        security: [{ fan: [] }],
         params: PurchaseParams,
-        response: { 200: Purchase, ...problems(400, 401, 403, 404, 409, 503) },
+        response: { 200: Purchase, ...problems(400, 401, 404, 409, 429, 503) },
       },
     },
-    async (request) => {
-      const claims = requirePurchaseToken(request, opts.signingSecret, request.params.purchaseId);
-      return service.cancel(claims);
-    },
+    async (request) => service.cancel(service.refOf(request.params.purchaseId, request.fanId)),
   );
 
   app.post(

@@ -20,14 +20,18 @@ import {
   EVENT_ID_SEARCH_ATTRIBUTE,
   redeemTicketUpdate,
   seatExists,
+  seatIds,
+  seatStateQuery,
   seatTicketQuery,
   seatWorkflowId,
 } from '../../../entities/seat/contract';
 import { FailureCode } from '../../../failures';
+import { mapLimit } from '../../../lib/concurrency';
 import { verifyToken } from '../../../lib/signing';
 import {
   cancelPurchaseUpdate,
   PURCHASE_WORKFLOW_TYPE,
+  pairOfPurchaseId,
   purchaseStatusQuery,
   purchaseWorkflowId,
   QR_PURPOSE,
@@ -38,12 +42,22 @@ import {
 import { executeUpdate } from '../../../temporal/updates';
 import { HttpProblem, problemFromTemporal } from '../../problem';
 import type { CreatePurchaseBody } from '../../schemas/purchases';
-import { issuePurchaseToken, readAdmissionToken, type PurchaseClaims } from '../../tokens';
+import type { EventDefinition } from '../../../entities/event/contract';
 import type { EventService } from '../events/service';
+import type { Admission, QueueService } from '../queue/service';
 
 const POLL_INTERVAL_MS = 100;
+/** Seat entities asked at once when the cache says an event sold out. */
+const SOLD_OUT_CHECK_CONCURRENCY = 50;
 const CANCEL_DEADLINE_MS = 30_000;
 const REDEEM_DEADLINE_MS = 10_000;
+
+/** A purchase as the fan asking for it names it: the id, and the (event, fan) pair it must belong to. */
+interface PurchaseRef {
+  purchaseId: string;
+  eventId: string;
+  fanId: string;
+}
 
 /** The ticket a QR code names. */
 interface TicketCheck {
@@ -62,44 +76,42 @@ const digestOf = (body: CreatePurchaseBody): string =>
 const isTerminal = (status: PurchaseStatus): boolean => TERMINAL_STATES.includes(status.state);
 
 export class PurchaseService {
+  private readonly confirmedSoldOut = new Set<string>();
+  private readonly soldOutChecks = new Map<string, Promise<boolean>>();
+
   constructor(
     private readonly client: Client,
     private readonly events: EventService,
     private readonly seatCache: SeatCache,
     private readonly purchaseCache: PurchaseCache,
     private readonly queueCache: QueueCache,
+    private readonly queue: QueueService,
     private readonly taskQueue: string,
     private readonly signingSecret: string,
     private readonly config: PurchaseConfig,
   ) {}
 
   /**
-   * Starts the fan's purchase, or returns the one the fan already has (`created: false`). A queue event
-   * needs the fan's admission token; its admission is used once (a different request is refused).
+   * Starts the fan's purchase, or returns the one the fan already has (`created: false`). On a queue event
+   * the fan must hold a live admission, used once: a different request afterwards is refused.
    */
   async create(
     eventId: string,
+    fanId: string,
     body: CreatePurchaseBody,
-    admissionToken?: string,
-  ): Promise<{ created: boolean; purchaseId: string; token: string }> {
+  ): Promise<{ created: boolean; purchaseId: string }> {
     const event = await this.events.event(eventId);
     const { definition } = event;
-    const purchaseId = purchaseWorkflowId(eventId, body.fanId);
-    const answer = (created: boolean) => ({
-      created,
-      purchaseId,
-      token: issuePurchaseToken(this.signingSecret, { purchaseId, eventId, fanId: body.fanId }),
-    });
+    const purchaseId = purchaseWorkflowId(eventId, fanId);
+    const answer = (created: boolean) => ({ created, purchaseId });
     if (body.seatId && !seatExists(body.seatId, definition.rows, definition.seatsPerRow)) {
       throw new HttpProblem(FailureCode.NOT_FOUND, `event ${eventId} has no seat ${body.seatId}`);
     }
     const queued = definition.admission === 'queue';
-    const admission = queued
-      ? readAdmissionToken(admissionToken, this.signingSecret, eventId, body.fanId)
-      : undefined;
     const requestDigest = digestOf(body);
-    const existing = await this.cachedStatus(eventId, body.fanId);
-    if (existing) {
+    const ref = { purchaseId, eventId, fanId };
+    /** The fan's purchase exists: the same request is answered with it, a different one refused. */
+    const already = (existing: PurchaseStatus) => {
       if (queued && existing.requestDigest && existing.requestDigest !== requestDigest) {
         throw new HttpProblem(
           FailureCode.ADMISSION_USED,
@@ -107,7 +119,9 @@ export class PurchaseService {
         );
       }
       return answer(false);
-    }
+    };
+    const existing = await this.existing(ref);
+    if (existing) return already(existing);
     if (event.closed) throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
     if (definition.onSaleAt && Date.parse(definition.onSaleAt) > Date.now()) {
       throw new HttpProblem(
@@ -115,30 +129,25 @@ export class PurchaseService {
         `event ${eventId} goes on sale at ${definition.onSaleAt}`,
       );
     }
-    if (admission && admission.expiresAt <= Date.now()) {
-      // A retry of a purchase the cache lost (a flush) is still the same purchase.
-      if (
-        await this.client.workflow
-          .getHandle(purchaseId)
-          .describe()
-          .catch(() => undefined)
-      )
-        return answer(false);
-      throw new HttpProblem(
-        FailureCode.ADMISSION_EXPIRED,
-        `the admission expired at ${new Date(admission.expiresAt).toISOString()}`,
-      );
-    }
-    const queue = queued ? await this.queueCache.get(eventId).catch(() => undefined) : undefined;
-    const counts = await this.seatCache.getCounts(eventId).catch(() => undefined);
-    if ((counts && counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out') {
+    if (await this.soldOut(eventId, definition)) {
       throw new HttpProblem(FailureCode.SOLD_OUT, `event ${eventId} is sold out`);
+    }
+    let admission: Admission | undefined;
+    if (queued) {
+      try {
+        admission = await this.queue.claimAdmission(eventId, fanId);
+      } catch (err) {
+        // A retry of a purchase the cache lost (a flush) is still the same purchase.
+        const started = err instanceof HttpProblem ? await this.fromSaga(ref) : undefined;
+        if (started) return already(started);
+        throw err;
+      }
     }
 
     const input: PurchaseInput = {
       purchaseId,
       eventId,
-      fanId: body.fanId,
+      fanId,
       seatId: body.seatId,
       paymentToken: body.paymentToken,
       priceCents: definition.priceCents,
@@ -150,7 +159,7 @@ export class PurchaseService {
       },
       requestDigest,
     };
-    if (admission) input.admission = { position: admission.position };
+    if (admission) input.admission = { position: admission.position, claimed: true };
     try {
       await this.client.workflow.start(PURCHASE_WORKFLOW_TYPE, {
         workflowId: purchaseId,
@@ -167,7 +176,7 @@ export class PurchaseService {
     const initial: PurchaseStatus = {
       purchaseId,
       eventId,
-      fanId: body.fanId,
+      fanId,
       state: 'reserving',
       version: 1,
     };
@@ -177,8 +186,47 @@ export class PurchaseService {
     return answer(true);
   }
 
+  /**
+   * Whether every seat is sold. The cache's counters only say when to ask: a sell-out is confirmed by the
+   * seat entities themselves (once per event and process; sold is final), so a forged or stale cache can
+   * never refuse a fan SOLD_OUT while a seat is left.
+   */
+  private async soldOut(eventId: string, definition: EventDefinition): Promise<boolean> {
+    if (this.confirmedSoldOut.has(eventId)) return true;
+    const counts = await this.seatCache.getCounts(eventId).catch(() => undefined);
+    const queue =
+      definition.admission === 'queue'
+        ? await this.queueCache.get(eventId).catch(() => undefined)
+        : undefined;
+    const cacheSaysSoldOut =
+      (counts && counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out';
+    if (!cacheSaysSoldOut) return false;
+    let confirming = this.soldOutChecks.get(eventId);
+    if (!confirming) {
+      confirming = (async () => {
+        const seats = seatIds(definition.rows, definition.seatsPerRow);
+        const states = await mapLimit(seats, SOLD_OUT_CHECK_CONCURRENCY, (seatId) =>
+          this.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
+        );
+        const all = states.every((seat) => seat.status === 'sold');
+        if (all) this.confirmedSoldOut.add(eventId);
+        return all;
+      })().finally(() => this.soldOutChecks.delete(eventId));
+      this.soldOutChecks.set(eventId, confirming);
+    }
+    return confirming;
+  }
+
+  /** The (event, fan) pair `purchaseId` must belong to for `fanId` to see it; 404 for anyone else's. */
+  refOf(purchaseId: string, fanId: string): PurchaseRef {
+    const pair = pairOfPurchaseId(purchaseId);
+    if (!pair || pair.fanId !== fanId)
+      throw new HttpProblem(FailureCode.NOT_FOUND, `no purchase ${purchaseId}`);
+    return { purchaseId, ...pair };
+  }
+
   /** The purchase's status; with `waitMs`, waits (polling the cache) until it is final or time is up. */
-  async status(claims: PurchaseClaims, waitMs = 0): Promise<PurchaseStatus> {
+  async status(claims: PurchaseRef, waitMs = 0): Promise<PurchaseStatus> {
     const deadline = Date.now() + waitMs;
     let status = await this.read(claims);
     while (!isTerminal(status) && Date.now() < deadline) {
@@ -188,7 +236,7 @@ export class PurchaseService {
     return status;
   }
 
-  async cancel(claims: PurchaseClaims): Promise<PurchaseStatus> {
+  async cancel(claims: PurchaseRef): Promise<PurchaseStatus> {
     const status = await this.read(claims);
     if (isTerminal(status)) {
       throw new HttpProblem(FailureCode.NOT_CANCELLABLE, `purchase is ${status.state}: too late to cancel`);
@@ -277,6 +325,30 @@ export class PurchaseService {
     return this.client.workflow.getHandle(seatWorkflowId(ticket.eventId, ticket.seatId));
   }
 
+  /**
+   * The fan's purchase on this event, if the saga exists: a cached record is confirmed by the saga itself,
+   * so a forged or stale record never answers for a purchase that was not started.
+   */
+  private async existing(ref: PurchaseRef): Promise<PurchaseStatus | undefined> {
+    if (!(await this.cachedStatus(ref.eventId, ref.fanId))) return undefined;
+    return this.fromSaga(ref);
+  }
+
+  /** The saga's own status, if it exists and is the pair's (written back to the cache). */
+  private async fromSaga(ref: PurchaseRef): Promise<PurchaseStatus | undefined> {
+    let status: PurchaseStatus;
+    try {
+      status = await this.client.workflow.getHandle(ref.purchaseId).query(purchaseStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+    if (status.purchaseId !== ref.purchaseId || status.eventId !== ref.eventId || status.fanId !== ref.fanId)
+      return undefined;
+    await this.purchaseCache.project(status).catch(() => undefined);
+    return status;
+  }
+
   private async cachedStatus(eventId: string, fanId: string): Promise<PurchaseStatus | undefined> {
     return this.purchaseCache.get(eventId, fanId).catch(() => undefined);
   }
@@ -285,7 +357,7 @@ export class PurchaseService {
    * From the cache; from the saga itself (and written back) when the cache has lost it. Only a purchase of
    * the very (event, fan) pair asked for is returned: anything else is "not found".
    */
-  private async read(claims: PurchaseClaims): Promise<PurchaseStatus> {
+  private async read(claims: PurchaseRef): Promise<PurchaseStatus> {
     const notFound = () => new HttpProblem(FailureCode.NOT_FOUND, `no purchase ${claims.purchaseId}`);
     const ours = (status: PurchaseStatus) =>
       status.purchaseId === claims.purchaseId &&
@@ -296,15 +368,8 @@ export class PurchaseService {
       if (!ours(cached)) throw notFound();
       return cached;
     }
-    let status: PurchaseStatus;
-    try {
-      status = await this.client.workflow.getHandle(claims.purchaseId).query(purchaseStatusQuery);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound();
-      throw err;
-    }
-    if (!ours(status)) throw notFound();
-    await this.purchaseCache.project(status).catch(() => undefined);
+    const status = await this.fromSaga(claims);
+    if (!status) throw notFound();
     return status;
   }
 }

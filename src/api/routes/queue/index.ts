@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problems } from '../../schemas/common';
 import { EventParams } from '../../schemas/events';
-import { JoinQueueBody, QueueJoined, QueueStatus } from '../../schemas/queue';
-import { requireQueueToken } from '../../tokens';
+import { JoinQueueBody, QueueStatus } from '../../schemas/queue';
 import { EventService } from '../events/service';
 import { DEFAULT_JOIN_BATCHING, QueueService, type JoinBatching } from './service';
 
 export interface QueueRoutesOptions {
-  signingSecret: string;
   joinBatching?: JoinBatching;
 }
 
@@ -18,7 +16,6 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
     events,
     app.queueCache,
     app.purchaseCache,
-    opts.signingSecret,
     opts.joinBatching ?? DEFAULT_JOIN_BATCHING,
   );
   app.addHook('onClose', async () => service.drain());
@@ -26,16 +23,23 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
   app.post(
     '/events/:eventId/queue',
     {
+      onRequest: app.requireFan,
+      // No body at all is the usual join; one that is sent must be empty.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
-        summary: "Join an event's waiting room; joining again keeps the first position",
+        summary:
+          "Join an event's waiting room as the fan the token names; joining again keeps the first position",
         tags: ['waiting room'],
+        security: [{ fan: [] }],
         params: EventParams,
         body: JoinQueueBody,
-        response: { 200: QueueJoined, 202: QueueJoined, ...problems(400, 404, 409, 503) },
+        response: { 200: QueueStatus, 202: QueueStatus, ...problems(400, 401, 404, 409, 429, 503) },
       },
     },
     async (request, reply) => {
-      const { created, joined } = await service.join(request.params.eventId, request.body.fanId);
+      const { created, joined } = await service.join(request.params.eventId, request.fanId);
       return reply.code(created ? 202 : 200).send(joined);
     },
   );
@@ -43,18 +47,16 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
   app.get(
     '/events/:eventId/queue/me',
     {
+      onRequest: app.requireFan,
       schema: {
-        summary: "The fan's standing in the waiting room (queue token), from the read-side cache",
+        summary: "The fan's standing in the waiting room, from the read-side cache",
         tags: ['waiting room'],
-        security: [{ bearer: [] }],
+        security: [{ fan: [] }],
         params: EventParams,
-        response: { 200: QueueStatus, ...problems(400, 401, 403, 404, 503) },
+        response: { 200: QueueStatus, ...problems(400, 401, 404, 429, 503) },
       },
     },
-    async (request) => {
-      const claims = requireQueueToken(request, opts.signingSecret, request.params.eventId);
-      return service.me(claims);
-    },
+    async (request) => service.me(request.params.eventId, request.fanId),
   );
 };
 

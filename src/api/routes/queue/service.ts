@@ -5,18 +5,22 @@
  * only to repair a cache that lost its view, at most once per event at a time.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { nanoid } from 'nanoid';
 import { backOff } from 'exponential-backoff';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { CachedQueueView, QueueCache } from '../../../cache/queue-cache';
 import {
+  claimAdmissionsUpdate,
   decodePlace,
   joinQueueUpdate,
   mix32,
   pollAfterMs,
+  queuePlacesQuery,
   queueSnapshotQuery,
   queueWorkflowId,
   shufflePosition,
+  type AdmissionClaim,
   type AdmissionRange,
   type QueueView,
 } from '../../../entities/queue/contract';
@@ -31,8 +35,7 @@ import {
 import { executeUpdate } from '../../../temporal/updates';
 import { joinBatchSeconds, joinBatchSize } from '../../plugins/metrics';
 import { HttpProblem } from '../../problem';
-import type { QueueJoined, QueueStatus } from '../../schemas/queue';
-import { issueAdmissionToken, issueQueueToken, type QueueClaims } from '../../tokens';
+import type { QueueStatus } from '../../schemas/queue';
 import type { EventService } from '../events/service';
 
 export interface JoinBatching {
@@ -50,8 +53,23 @@ const JOIN_ATTEMPTS = 3;
 const SNAPSHOT_REUSE_MS = 1_000;
 const ADMITTED_POLL_MS = 1_000;
 const VIEW_REUSE_MS = 100;
+/** Purchase starts are fewer than joins and a fan waits on each: a short linger. */
+const CLAIM_LINGER_MS = 5;
 /** A join may rely on an event record this old (a close it misses is still refused by the entity). */
 const EVENT_REUSE_MS = 1_000;
+
+/** A fan's place in an event's waiting room: a position (> 0) or -(pre-queue index + 1) before opening. */
+interface FanPlace {
+  eventId: string;
+  fanId: string;
+  place: number;
+}
+
+/** A fan's live admission: the position it may buy with, until `expiresAt` (epoch ms). */
+export interface Admission {
+  position: number;
+  expiresAt: number;
+}
 
 interface Joined {
   place: number;
@@ -61,6 +79,8 @@ interface Joined {
 
 export class QueueService {
   private readonly batchers = new Map<string, GroupCommit<string, Joined>>();
+  private readonly lookups = new Map<string, GroupCommit<string, number>>();
+  private readonly claimers = new Map<string, GroupCommit<string, AdmissionClaim>>();
   private readonly repairs = new Map<string, Promise<QueueView | undefined>>();
   private readonly snapshots = new Map<string, { at: number; view: QueueView }>();
   /** The newest view seen per event, reused for VIEW_REUSE_MS: a drop polls far more often than it changes. */
@@ -71,12 +91,11 @@ export class QueueService {
     private readonly events: EventService,
     private readonly cache: QueueCache,
     private readonly purchases: PurchaseCache,
-    private readonly signingSecret: string,
     private readonly batching: JoinBatching = DEFAULT_JOIN_BATCHING,
   ) {}
 
   /** Places the fan in the queue (or finds its place); `created` is false for a fan that had one. */
-  async join(eventId: string, fanId: string): Promise<{ created: boolean; joined: QueueJoined }> {
+  async join(eventId: string, fanId: string): Promise<{ created: boolean; joined: QueueStatus }> {
     const event = await this.events.event(eventId, EVENT_REUSE_MS);
     if (event.definition.admission !== 'queue') {
       throw new HttpProblem(
@@ -108,14 +127,61 @@ export class QueueService {
       created = joined.fresh;
       view = await this.view(eventId); // the batch's answer made it current
     }
-    const claims: QueueClaims = { eventId, fanId, place };
-    const status = await this.status(claims, view);
-    return { created, joined: { ...status, token: issueQueueToken(this.signingSecret, claims) } };
+    return { created, joined: await this.status({ eventId, fanId, place }, view) };
   }
 
-  /** The fan's standing, from the cache. */
-  async me(claims: QueueClaims): Promise<QueueStatus> {
-    return this.status(claims, await this.view(claims.eventId));
+  /** The fan's standing, from the cache; 404 for a fan that never joined. */
+  async me(eventId: string, fanId: string): Promise<QueueStatus> {
+    const view = await this.view(eventId);
+    const place = await this.placeOf(eventId, fanId);
+    if (place === 0) {
+      throw new HttpProblem(FailureCode.NOT_FOUND, `you have not joined the waiting room of ${eventId}`);
+    }
+    return this.status({ eventId, fanId, place }, view);
+  }
+
+  /**
+   * Claims the fan's admission for a purchase about to start. The waiting room's entity decides, never the
+   * cache: a live admission gets its position (and its slot is taken until the purchase ends); anything
+   * else is 403 NOT_ADMITTED or ADMISSION_EXPIRED, or 409 ADMISSION_USED once its purchase has ended.
+   * Claims travel in batches, like joins; claiming again answers the same.
+   */
+  async claimAdmission(eventId: string, fanId: string): Promise<Admission> {
+    const claim = await this.claims(eventId)
+      .submit(fanId)
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) {
+          throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${eventId} is closed`);
+        }
+        throw err;
+      });
+    if (!('refused' in claim)) return claim;
+    const at = claim.position ? ` (position ${claim.position})` : '';
+    switch (claim.refused) {
+      case FailureCode.ADMISSION_EXPIRED:
+        throw new HttpProblem(
+          FailureCode.ADMISSION_EXPIRED,
+          `your admission${at} expired${claim.expiresAt ? ` at ${new Date(claim.expiresAt).toISOString()}` : ''}`,
+        );
+      case FailureCode.ADMISSION_USED:
+        throw new HttpProblem(
+          FailureCode.ADMISSION_USED,
+          `your admission${at} was used by a purchase that ended`,
+        );
+      default:
+        throw new HttpProblem(
+          FailureCode.NOT_ADMITTED,
+          `event ${eventId} sells through its waiting room: you are not admitted${at} yet`,
+        );
+    }
+  }
+
+  /** The fan's place from the cache, else from the entity (batched); 0 if the fan never joined. */
+  private async placeOf(eventId: string, fanId: string): Promise<number> {
+    const cached = await this.cache.placeOf(eventId, fanId).catch(() => undefined);
+    if (cached !== undefined) return cached;
+    if (await this.cache.placesComplete(eventId).catch(() => false)) return 0;
+    return this.lookup(eventId).submit(fanId);
   }
 
   /** The queue's cached view (at most VIEW_REUSE_MS old); repaired from the entity when the cache lost it. */
@@ -136,10 +202,12 @@ export class QueueService {
 
   /** Sends every pending join and waits for the answers (used when the API shuts down). */
   async drain(): Promise<void> {
-    await Promise.all([...this.batchers.values()].map((b) => b.drain()));
+    await Promise.all(
+      [...this.batchers.values(), ...this.lookups.values(), ...this.claimers.values()].map((b) => b.drain()),
+    );
   }
 
-  private async status(claims: QueueClaims, view: CachedQueueView, now = Date.now()): Promise<QueueStatus> {
+  private async status(claims: FanPlace, view: CachedQueueView, now = Date.now()): Promise<QueueStatus> {
     const { eventId, fanId } = claims;
     const position = positionOf(claims.place, view);
     const base = { fanId, position, admittedThrough: view.admittedThrough, ahead: 0 };
@@ -164,17 +232,11 @@ export class QueueService {
     if (view.closed) return { ...base, state: 'sold-out', pollAfterMs: 0 };
     const range = await this.admissionOf(eventId, position);
     if (range && now < range.expiresAt) {
-      const admissionToken = issueAdmissionToken(this.signingSecret, {
-        eventId,
-        fanId,
-        position,
-        expiresAt: range.expiresAt,
-      });
       return {
         ...base,
         state: 'admitted',
         pollAfterMs: ADMITTED_POLL_MS,
-        admission: { admissionToken, expiresAt: new Date(range.expiresAt).toISOString() },
+        admission: { expiresAt: new Date(range.expiresAt).toISOString() },
       };
     }
     // Expired, unless a purchase was started in time that the cache lost (only a flush loses one).
@@ -258,15 +320,61 @@ export class QueueService {
     return batcher;
   }
 
-  /** One Update for the whole batch; the answer's places go to the cache for repeated joins. */
-  private async commitJoins(eventId: string, fanIds: string[]): Promise<Joined[]> {
-    const batchId = `join-${nanoid()}`;
+  /** Admission claims, one Update per batch (retried into the next run across a continue-as-new). */
+  private claims(eventId: string): GroupCommit<string, AdmissionClaim> {
+    let claims = this.claimers.get(eventId);
+    if (!claims) {
+      claims = new GroupCommit<string, AdmissionClaim>(
+        (fanIds) => this.sendBatch(eventId, claimAdmissionsUpdate, `claim-${nanoid()}`, fanIds),
+        { maxBatch: this.batching.maxBatch, lingerMs: CLAIM_LINGER_MS },
+      );
+      this.claimers.set(eventId, claims);
+    }
+    return claims;
+  }
+
+  /** Place lookups the cache could not answer (it lost them), one Query per batch. */
+  private lookup(eventId: string): GroupCommit<string, number> {
+    let lookup = this.lookups.get(eventId);
+    if (!lookup) {
+      lookup = new GroupCommit<string, number>(
+        async (fanIds) => {
+          const places = await this.client.workflow
+            .getHandle(queueWorkflowId(eventId))
+            .query(queuePlacesQuery, fanIds)
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return fanIds.map(() => 0);
+              throw err;
+            });
+          const found = new Map<string, number>();
+          fanIds.forEach((fanId, i) => {
+            if (places[i] !== 0) found.set(fanId, places[i]!);
+          });
+          await this.cache.putPlaces(eventId, found).catch(() => undefined);
+          return places;
+        },
+        { maxBatch: this.batching.maxBatch, lingerMs: this.batching.lingerMs },
+      );
+      this.lookups.set(eventId, lookup);
+    }
+    return lookup;
+  }
+
+  /**
+   * One Update carrying a batch of fans to the queue entity, under the batch's id. The run may continue as
+   * new under the Update: it is sent again, and the next run knows everything the last one did.
+   */
+  private sendBatch<R>(
+    eventId: string,
+    update: UpdateDefinition<R, [{ batchId: string; fanIds: string[] }]>,
+    batchId: string,
+    fanIds: string[],
+  ): Promise<R> {
     const handle = this.client.workflow.getHandle(queueWorkflowId(eventId));
-    // The run may have continued as new under the Update: the next run knows every fan already placed.
-    const answer = await backOff(
+    return backOff(
       () =>
         this.client.withDeadline(Date.now() + JOIN_DEADLINE_MS, () =>
-          executeUpdate(handle, joinQueueUpdate, { args: [{ batchId, fanIds }], updateId: batchId }),
+          executeUpdate(handle, update, { args: [{ batchId, fanIds }], updateId: batchId }),
         ),
       {
         numOfAttempts: JOIN_ATTEMPTS,
@@ -274,6 +382,11 @@ export class QueueService {
         retry: (err: unknown) => err instanceof WorkflowNotFoundError,
       },
     );
+  }
+
+  /** One Update for the whole batch; the answer's places go to the cache for repeated joins. */
+  private async commitJoins(eventId: string, fanIds: string[]): Promise<Joined[]> {
+    const answer = await this.sendBatch(eventId, joinQueueUpdate, `join-${nanoid()}`, fanIds);
     const places = new Map<string, number>();
     fanIds.forEach((fanId, i) => {
       if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
