@@ -1,7 +1,7 @@
 /**
  * `npm run drop [-- --fans 50000 --seats 500 --window 10 --profile uniform|burst
  *   --payment-mix ok=0.8,declined=0.1,timeout=0.05,flaky=0.05 --abandon 0.05 --seed 1 --runs 1
- *   --api URL --max-active 100 --deadline 180 --no-ceiling --publish --dashboard --screenshot FILE]`
+ *   --api URL --max-active 100 --deadline 180 --fans-per-address 1 --no-ceiling --publish --dashboard --screenshot FILE]`
  *
  * Simulates a drop against a running TicketDrop (by default the one `npm start` runs), then audits it
  * from the sources of truth, measures the machine's ceiling, and writes a report (JSON, Markdown, SVG
@@ -66,6 +66,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '1' },
       'max-active': { type: 'string', default: '100' },
       deadline: { type: 'string', default: '180' },
+      'fans-per-address': { type: 'string', default: '1' },
       'no-ceiling': { type: 'boolean', default: false },
       publish: { type: 'boolean', default: false },
       republish: { type: 'boolean', default: false },
@@ -121,6 +122,7 @@ async function main(): Promise<number> {
         abandon: Number(values.abandon),
         seed: Number(values.seed) + run - 1,
         maxActivePurchases: Number(values['max-active']),
+        fansPerAddress: Number(values['fans-per-address']),
         eventId: `drop-${Date.now().toString(36)}`,
         deadlineSec: Number(values.deadline),
       };

@@ -42,6 +42,11 @@ export interface Config {
     trustProxy: boolean | string[];
     /** Open change streams and long-polls this process takes, in total and per client address. */
     caps: { streams: { total: number; perClient: number }; longPolls: { total: number; perClient: number } };
+    /** Calls per window per fan and per client address (shared by every API process, in Redis). */
+    rateLimits: {
+      windowSec: number;
+      limits: Record<'join' | 'poll' | 'purchase' | 'verify', { perFan?: number; perAddress: number }>;
+    };
   };
   adminToken: string;
   gateToken: string;
@@ -131,6 +136,14 @@ const ApiEnv = Type.Object({
   TICKETDROP_MAX_STREAMS_PER_CLIENT: EnvVar.integer(20, 1, 1_000_000),
   TICKETDROP_MAX_LONG_POLLS: EnvVar.integer(10_000, 1, 1_000_000),
   TICKETDROP_MAX_LONG_POLLS_PER_CLIENT: EnvVar.integer(200, 1, 1_000_000),
+  TICKETDROP_RATE_WINDOW_S: EnvVar.integer(60, 1, 3_600),
+  TICKETDROP_RATE_JOIN_PER_FAN: EnvVar.integer(20, 1, 1_000_000),
+  TICKETDROP_RATE_JOIN_PER_ADDRESS: EnvVar.integer(1_000, 1, 100_000_000),
+  TICKETDROP_RATE_POLL_PER_FAN: EnvVar.integer(300, 1, 1_000_000),
+  TICKETDROP_RATE_POLL_PER_ADDRESS: EnvVar.integer(30_000, 1, 100_000_000),
+  TICKETDROP_RATE_PURCHASE_PER_FAN: EnvVar.integer(30, 1, 1_000_000),
+  TICKETDROP_RATE_PURCHASE_PER_ADDRESS: EnvVar.integer(1_000, 1, 100_000_000),
+  TICKETDROP_RATE_VERIFY_PER_ADDRESS: EnvVar.integer(600, 1, 100_000_000),
   TICKETDROP_ADMIN_TOKEN: EnvVar.secret(),
   TICKETDROP_GATE_TOKEN: EnvVar.secret(),
   TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
@@ -206,6 +219,18 @@ export function loadConfig(env: Env = process.env): Config {
       caps: {
         streams: { total: e.TICKETDROP_MAX_STREAMS, perClient: e.TICKETDROP_MAX_STREAMS_PER_CLIENT },
         longPolls: { total: e.TICKETDROP_MAX_LONG_POLLS, perClient: e.TICKETDROP_MAX_LONG_POLLS_PER_CLIENT },
+      },
+      rateLimits: {
+        windowSec: e.TICKETDROP_RATE_WINDOW_S,
+        limits: {
+          join: { perFan: e.TICKETDROP_RATE_JOIN_PER_FAN, perAddress: e.TICKETDROP_RATE_JOIN_PER_ADDRESS },
+          poll: { perFan: e.TICKETDROP_RATE_POLL_PER_FAN, perAddress: e.TICKETDROP_RATE_POLL_PER_ADDRESS },
+          purchase: {
+            perFan: e.TICKETDROP_RATE_PURCHASE_PER_FAN,
+            perAddress: e.TICKETDROP_RATE_PURCHASE_PER_ADDRESS,
+          },
+          verify: { perAddress: e.TICKETDROP_RATE_VERIFY_PER_ADDRESS },
+        },
       },
     },
     adminToken: e.TICKETDROP_ADMIN_TOKEN,

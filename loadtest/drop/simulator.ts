@@ -25,6 +25,11 @@ export interface DropOptions {
   adminToken: string;
   /** Mints each fan's token, as the site's identity provider would at login. */
   fanIssuer: FanIssuer;
+  /**
+   * Fans sharing one client address (default 1: every fan its own, as at home). Sent as X-Forwarded-For:
+   * the API counts it only when it trusts the load generator as its proxy (npm start's stack does).
+   */
+  fansPerAddress?: number;
   fans: number;
   seats: number;
   windowSec: number;
@@ -136,10 +141,12 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     path: string,
     body?: unknown,
     token?: string,
+    address?: string,
   ): Promise<{ status: number; json: T }> => {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
+    if (address) headers['x-forwarded-for'] = address;
     try {
       const response = await request(`${options.api}${path}`, {
         method,
@@ -203,8 +210,10 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     const arrival = options.profile === 'burst' ? u ** 3 : u; // burst: most fans in the first moments
     let pick = random();
     const outcome = mix.find(([, share]) => (pick -= share) < 0)?.[0] ?? 'ok';
+    const home = Math.floor(i / Math.max(1, options.fansPerAddress ?? 1)) + 1;
     return {
       fanId: `fan-${i + 1}`,
+      address: `10.${(home >> 16) & 255}.${(home >> 8) & 255}.${home & 255}`,
       arrivalMs: Math.round(arrival * options.windowSec * 1000),
       token: TOKENS[outcome],
       abandons: random() < options.abandon,
@@ -258,7 +267,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     const arrival = performance.now() - Math.max(0, Date.now() - (openedAt + plan.arrivalMs));
     const token = fanTokens.get(plan.fanId)!;
     for (;;) {
-      joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, undefined, token);
+      joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, undefined, token, plan.address);
       if (joined.status === 200 || joined.status === 202) {
         latency.join.recordValue(Math.max(1, Math.round((performance.now() - arrival) * 1000)));
         break;
@@ -279,7 +288,13 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         const t0 = performance.now();
         let started: { status: number; json: { purchaseId?: string; code?: string } };
         for (;;) {
-          started = await http('POST', `/events/${eventId}/purchases`, { paymentToken: plan.token }, token);
+          started = await http(
+            'POST',
+            `/events/${eventId}/purchases`,
+            { paymentToken: plan.token },
+            token,
+            plan.address,
+          );
           // 5xx or a dropped connection: the same request again is the same purchase.
           if ((started.status !== 0 && started.status < 500) || Date.now() > deadline) break;
           await pause(RETRY_MS);
@@ -292,6 +307,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
               `/purchases/${started.json.purchaseId}?waitMs=20000`,
               undefined,
               token,
+              plan.address,
             );
             if (polled.status === 200) state = polled.json;
             else await pause(RETRY_MS);
@@ -308,7 +324,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       if (Date.now() > deadline) return record;
       await pause(answer.pollAfterMs || RETRY_MS);
       const polled = await timed(latency.poll, () =>
-        http<QueueAnswer>('GET', `/events/${eventId}/queue/me`, undefined, token),
+        http<QueueAnswer>('GET', `/events/${eventId}/queue/me`, undefined, token, plan.address),
       );
       if (polled.status === 200) answer = polled.json;
     }

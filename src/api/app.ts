@@ -23,6 +23,7 @@ import errors from './plugins/errors';
 import fanIdentity from './plugins/fan-identity';
 import infrastructure from './plugins/infrastructure';
 import metrics from './plugins/metrics';
+import rateLimits, { DEFAULT_RATE_LIMITS, type RateLimitOptions } from './plugins/rate-limits';
 import dashboard from './routes/dashboard';
 import events from './routes/events';
 import ops from './routes/ops';
@@ -57,6 +58,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Caps on open change streams and long-polls (defaults: DEFAULT_CAPS). */
   caps?: CapsOptions;
+  /** Calls per window per fan and per address (defaults: DEFAULT_RATE_LIMITS). */
+  rateLimits?: RateLimitOptions;
   /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address (none by default). */
   trustProxy?: boolean | string[];
   /** Log every request (on by default); load tests turn it off. */
@@ -85,6 +88,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(auth, { adminToken: opts.adminToken, gateToken: opts.gateToken });
   await app.register(fanIdentity, opts.fanIdentity);
   await app.register(caps, opts.caps ?? DEFAULT_CAPS);
+  await app.register(rateLimits, { ...(opts.rateLimits ?? DEFAULT_RATE_LIMITS), redis: opts.redis });
   await app.register(swagger, {
     openapi: {
       info: {

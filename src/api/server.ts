@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     adminToken: config.adminToken,
     gateToken: config.gateToken,
     caps: config.api.caps,
+    rateLimits: config.api.rateLimits,
     trustProxy: config.api.trustProxy,
     signingSecret: config.signingSecret,
     fanIdentity: config.fanIdentity,

@@ -56,6 +56,15 @@ export default async function globalSetup(): Promise<void> {
     TICKETDROP_PAYMENT_TIMEOUT_MS: '2500',
     TICKETDROP_NOTIFY_MAX_ATTEMPTS: '3',
     TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: '100',
+    // Every test fan calls from 127.0.0.1 and fan ids repeat across files: the shared test API's limits are
+    // out of reach. The rate limits themselves are tested on APIs of their own (security.test.ts).
+    TICKETDROP_RATE_JOIN_PER_FAN: '1000000',
+    TICKETDROP_RATE_POLL_PER_FAN: '1000000',
+    TICKETDROP_RATE_PURCHASE_PER_FAN: '1000000',
+    TICKETDROP_RATE_JOIN_PER_ADDRESS: '100000000',
+    TICKETDROP_RATE_POLL_PER_ADDRESS: '100000000',
+    TICKETDROP_RATE_PURCHASE_PER_ADDRESS: '100000000',
+    TICKETDROP_RATE_VERIFY_PER_ADDRESS: '100000000',
   });
   const worker = await startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
     env: process.env,

@@ -32,6 +32,7 @@ export function appOptions(
     gateToken: config.gateToken,
     signingSecret: config.signingSecret,
     fanIdentity: config.fanIdentity,
+    rateLimits: config.api.rateLimits,
     purchase: config.purchase,
     ...overrides,
   };
@@ -112,6 +113,7 @@ export async function createTestEvent(
     maxActivePurchases?: number;
     admissionTtlSeconds?: number;
     onSaleAt?: string;
+    waitingRoomCapacity?: number;
   } = {},
 ): Promise<string> {
   const eventId = fields.eventId ?? uniqueId('ev');

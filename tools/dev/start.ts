@@ -165,6 +165,10 @@ async function main(): Promise<void> {
       : await portOrFree(3000);
     env.TICKETDROP_API_PORT = String(apiPort);
     env.TICKETDROP_API_HOST = env.TICKETDROP_API_HOST ?? HOST;
+    // Locally the drop simulator plays the reverse proxy: it names each fan's address in X-Forwarded-For,
+    // so the per-address limits count fans as a real deployment behind its proxy would. Only loopback is
+    // trusted; a deployment sets its own proxies (docs/SECURITY.md).
+    env.TICKETDROP_TRUST_PROXY = env.TICKETDROP_TRUST_PROXY ?? '127.0.0.1';
     track(
       await startNodeService('api', 'src/api/server.ts', /Server listening/, {
         env,

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_EVENT_CAPACITY } from '../../entities/event/contract';
+import { MAX_EVENT_CAPACITY, MAX_WAITING_ROOM_FANS } from '../../entities/event/contract';
 import { EventId, SeatId } from './common';
 
 const Admission = Type.Union([Type.Literal('queue'), Type.Literal('direct')]);
@@ -29,6 +29,13 @@ export const CreateEventBody = Type.Object(
       }),
     ),
     onSaleAt: Type.Optional(Type.String({ format: 'date-time' })),
+    waitingRoomCapacity: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_WAITING_ROOM_FANS,
+        description: `Queue events: most fans the waiting room takes; later ones get 503 OVERLOADED (default ${MAX_WAITING_ROOM_FANS})`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );

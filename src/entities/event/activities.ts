@@ -15,6 +15,7 @@ import {
 } from '../seat/contract';
 import {
   closeQueueSignal,
+  MAX_WAITING_ROOM_FANS,
   QUEUE_WORKFLOW_TYPE,
   queueSnapshotQuery,
   queueWorkflowId,
@@ -83,6 +84,7 @@ export function createEventActivities({
             capacity: capacityOf(definition),
             maxActivePurchases: definition.maxActivePurchases,
             admissionTtlMs: definition.admissionTtlSeconds * 1000,
+            maxFans: definition.waitingRoomCapacity ?? MAX_WAITING_ROOM_FANS,
             opensAt: definition.onSaleAt ? Date.parse(definition.onSaleAt) : undefined,
           },
         },

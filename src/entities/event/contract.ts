@@ -3,6 +3,7 @@
  * starts the seat entities when the event is created and closes them when the event is closed.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { MAX_WAITING_ROOM_FANS } from '../queue/contract';
 
 export const EVENT_WORKFLOW_TYPE = 'eventEntity';
 
@@ -28,7 +29,11 @@ export interface EventDefinition {
   admissionTtlSeconds: number;
   /** ISO-8601; absent means on sale as soon as the event exists. */
   onSaleAt?: string;
+  /** Queue events: most fans the waiting room takes (absent: MAX_WAITING_ROOM_FANS). */
+  waitingRoomCapacity?: number;
 }
+
+export { MAX_WAITING_ROOM_FANS };
 
 export const EVENT_DEFAULTS = {
   holdTtlSeconds: 300,
@@ -59,7 +64,8 @@ export function sameDefinition(a: EventDefinition, b: EventDefinition): boolean 
     'admissionTtlSeconds',
     'onSaleAt',
   ];
-  return keys.every((key) => a[key] === b[key]);
+  const room = (d: EventDefinition) => d.waitingRoomCapacity ?? MAX_WAITING_ROOM_FANS;
+  return keys.every((key) => a[key] === b[key]) && room(a) === room(b);
 }
 
 export const eventDefinitionQuery = defineQuery<EventDefinition>('eventDefinition');

@@ -18,6 +18,12 @@ export const FAN_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
 const FAN_ID = new RegExp(FAN_ID_PATTERN);
 export const isFanId = (value: unknown): value is string => typeof value === 'string' && FAN_ID.test(value);
 
+/**
+ * Most fans one waiting-room entity holds: each costs 8 bytes of the input it carries through
+ * continue-as-new, which must stay below Temporal's 2 MiB payload limit (1.6 MB here, with room to spare).
+ */
+export const MAX_WAITING_ROOM_FANS = 200_000;
+
 /** Most fans in one join Update: keeps each Update's payload (≤ ~66 KB) far below the 2 MiB limit. */
 export const MAX_JOIN_BATCH = 1_000;
 /**
@@ -34,6 +40,8 @@ export interface QueueSettings {
   capacity: number;
   maxActivePurchases: number;
   admissionTtlMs: number;
+  /** Most fans it takes; later joins are refused OVERLOADED (absent in queues created before the cap). */
+  maxFans?: number;
   /** Epoch ms when the sale opens; arrivals before it wait in the shuffled pre-queue. */
   opensAt?: number;
 }

@@ -9,6 +9,7 @@ import {
   ADMISSION_GRACE_MS,
   ADMISSION_LOG_LIMIT,
   ADMIT_RATE_WINDOW_MS,
+  MAX_WAITING_ROOM_FANS,
   shufflePosition,
   type ActiveAdmission,
   type AdmissionClaim,
@@ -195,6 +196,10 @@ export class QueueState {
         answer.known.push(i);
       } else if (this.s.closed) {
         answer.rejected = this.s.closed === 'sold-out' ? FailureCode.SOLD_OUT : FailureCode.EVENT_CLOSED;
+        place = 0;
+      } else if (this.joined >= (this.settings.maxFans ?? MAX_WAITING_ROOM_FANS)) {
+        // Full: its state must stay small enough to carry through continue-as-new; the fans it has go on.
+        answer.rejected = FailureCode.OVERLOADED;
         place = 0;
       } else if (this.s.opened) {
         this.order.push(hash);

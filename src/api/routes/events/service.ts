@@ -60,6 +60,7 @@ export function normalizeDefinition(body: CreateEventBody): EventDefinition {
     maxActivePurchases: body.maxActivePurchases ?? EVENT_DEFAULTS.maxActivePurchases,
     admissionTtlSeconds: body.admissionTtlSeconds ?? EVENT_DEFAULTS.admissionTtlSeconds,
   };
+  if (body.waitingRoomCapacity !== undefined) definition.waitingRoomCapacity = body.waitingRoomCapacity;
   if (body.onSaleAt !== undefined) {
     // RFC 3339 allows a leap second (23:59:60), which JavaScript dates cannot hold.
     const at = Date.parse(body.onSaleAt);

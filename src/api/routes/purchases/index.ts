@@ -39,7 +39,7 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.post(
     '/events/:eventId/purchases',
     {
-      onRequest: app.requireFan,
+      onRequest: [app.limitAddress('purchase'), app.requireFan, app.limitFan('purchase')],
       schema: {
         summary:
           'Buy a seat (or the best available one) as the fan the token names: starts the purchase saga. On a queue event only an admitted fan may buy',
@@ -67,7 +67,7 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.get(
     '/purchases/:purchaseId',
     {
-      onRequest: app.requireFan,
+      onRequest: [app.limitAddress('poll'), app.requireFan, app.limitFan('poll')],
       schema: {
         summary: "The fan's own purchase; ?waitMs long-polls until it is final",
         tags: ['purchases'],
@@ -93,7 +93,7 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.post(
     '/purchases/:purchaseId/cancel',
     {
-      onRequest: app.requireFan,
+      onRequest: [app.limitAddress('purchase'), app.requireFan, app.limitFan('purchase')],
       schema: {
         summary: "Cancel the fan's own purchase before payment is captured; 409 once it is too late",
         tags: ['purchases'],
@@ -108,12 +108,13 @@ const purchases: FastifyPluginAsyncTypebox<PurchaseRoutesOptions> = async (app, 
   app.post(
     '/tickets/verify',
     {
+      onRequest: app.limitAddress('verify'),
       schema: {
         summary:
           "Verify a ticket QR: its signature, and that the seat entity records it as the seat's ticket",
         tags: ['tickets'],
         body: VerifyTicketBody,
-        response: { 200: VerifiedTicket, ...problems(400, 422, 503) },
+        response: { 200: VerifiedTicket, ...problems(400, 422, 429, 503) },
       },
     },
     async (request) => service.verifyTicket(request.body.qr),

@@ -23,7 +23,7 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
   app.post(
     '/events/:eventId/queue',
     {
-      onRequest: app.requireFan,
+      onRequest: [app.limitAddress('join'), app.requireFan, app.limitFan('join')],
       // No body at all is the usual join; one that is sent must be empty.
       preValidation: async (request) => {
         request.body ??= {};
@@ -47,7 +47,7 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
   app.get(
     '/events/:eventId/queue/me',
     {
-      onRequest: app.requireFan,
+      onRequest: [app.limitAddress('poll'), app.requireFan, app.limitFan('poll')],
       schema: {
         summary: "The fan's standing in the waiting room, from the read-side cache",
         tags: ['waiting room'],

@@ -53,6 +53,8 @@ const JOIN_ATTEMPTS = 3;
 const SNAPSHOT_REUSE_MS = 1_000;
 const ADMITTED_POLL_MS = 1_000;
 const VIEW_REUSE_MS = 100;
+/** When a fan refused by a full waiting room may try again. */
+const FULL_ROOM_RETRY_AFTER_S = 30;
 /** Purchase starts are fewer than joins and a fan waits on each: a short linger. */
 const CLAIM_LINGER_MS = 5;
 /** A join may rely on an event record this old (a close it misses is still refused by the entity). */
@@ -122,6 +124,13 @@ export class QueueService {
           }
           throw err;
         });
+      if (joined.rejected === FailureCode.OVERLOADED) {
+        throw new HttpProblem(
+          FailureCode.OVERLOADED,
+          `the waiting room of ${eventId} is full: it takes no more fans, and the fans in it go on`,
+          { retryAfterSeconds: FULL_ROOM_RETRY_AFTER_S },
+        );
+      }
       if (joined.rejected) throw new HttpProblem(joined.rejected, `event ${eventId} takes nobody new`);
       place = joined.place;
       created = joined.fresh;
