@@ -111,7 +111,11 @@ async function runRound(stack: LocalStack, rate: number, seconds: number): Promi
       const response = await pool.request({
         path: `/events/${eventId}/queue`,
         method: 'POST',
-        headers: { authorization: `Bearer ${tokens[i]}` },
+        // Each fan from its own address (the API trusts the bench as its proxy), as a real crowd arrives.
+        headers: {
+          authorization: `Bearer ${tokens[i]}`,
+          'x-forwarded-for': `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        },
       });
       await response.body.dump();
       status = String(response.statusCode);

@@ -92,8 +92,10 @@ export async function startLocalStack(options: { apiProcess?: boolean } = {}): P
           env: {
             ...env,
             TICKETDROP_ADMIN_TOKEN: ADMIN_TOKEN,
+            TICKETDROP_GATE_TOKEN: GATE_TOKEN,
             TICKETDROP_API_PORT: String(port),
             TICKETDROP_REQUEST_LOG: 'off',
+            TICKETDROP_TRUST_PROXY: '127.0.0.1', // the bench names each fan's address, as a proxy would
           },
           // TICKETDROP_PROFILE_API=1 writes a CPU profile of the API next to the logs.
           nodeArgs: process.env.TICKETDROP_PROFILE_API ? ['--cpu-prof', `--cpu-prof-dir=${logs}`] : [],
