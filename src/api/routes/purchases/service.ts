@@ -11,6 +11,7 @@ import {
 } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
+import { backOff } from 'exponential-backoff';
 import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
@@ -51,6 +52,8 @@ const POLL_INTERVAL_MS = 100;
 const SOLD_OUT_CHECK_CONCURRENCY = 50;
 const CANCEL_DEADLINE_MS = 30_000;
 const REDEEM_DEADLINE_MS = 10_000;
+/** Scans sent again while a seat's run is between runs (continue-as-new). */
+const REDEEM_ATTEMPTS = 7;
 
 /** A purchase as the fan asking for it names it: the id, and the (event, fan) pair it must belong to. */
 interface PurchaseRef {
@@ -275,12 +278,29 @@ export class PurchaseService {
   async redeemTicket(qr: string, scanId = `scan-${nanoid()}`): Promise<TicketCheck & { usedAt: string }> {
     const ticket = this.ticketOf(qr);
     const handle = this.seat(ticket);
+    // Whether the seat's workflow runs: true, false once its event closed, undefined if it never existed.
+    const running = () =>
+      handle.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        () => undefined,
+      );
     try {
-      const use = await this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
-        executeUpdate(handle, redeemTicketUpdate, {
-          args: [{ ticketId: ticket.ticketId, scanId }],
-          updateId: `redeem:${scanId}`,
-        }),
+      const use = await backOff(
+        () =>
+          this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
+            executeUpdate(handle, redeemTicketUpdate, {
+              args: [{ ticketId: ticket.ticketId, scanId }],
+              updateId: `redeem:${scanId}`,
+            }),
+          ),
+        {
+          // 50 ms doubling to 1 s, about 3 s in all: a continue-as-new takes well under that, also under load.
+          numOfAttempts: REDEEM_ATTEMPTS,
+          startingDelay: 50,
+          maxDelay: 1_000,
+          // A run that continued as new under the Update also reads as not found: send it to the new run.
+          retry: async (err: unknown) => err instanceof WorkflowNotFoundError && (await running()) === true,
+        },
       );
       return { ...ticket, usedAt: new Date(use.usedAt).toISOString() };
     } catch (err) {
@@ -292,13 +312,11 @@ export class PurchaseService {
         });
       }
       if (err instanceof WorkflowNotFoundError) {
-        // A seat whose event closed has finished; one that never existed has no description.
-        const running = await handle.describe().then(
-          (d) => d.status.name === 'RUNNING',
-          () => undefined,
-        );
-        if (running === undefined) throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
-        throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${ticket.eventId} is closed`);
+        const state = await running();
+        if (state === undefined) throw new HttpProblem(FailureCode.TICKET_INVALID, 'no such seat');
+        if (state === false)
+          throw new HttpProblem(FailureCode.EVENT_CLOSED, `event ${ticket.eventId} is closed`);
+        throw new HttpProblem(FailureCode.UNAVAILABLE, 'the seat is between runs; retry shortly');
       }
       throw problem ?? err;
     }
