@@ -2,11 +2,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import { PAYMENT_TOKENS } from '../../providers/payments';
 import { EventId, SeatId } from './common';
 
-export const FanId = Type.String({
-  pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
-  description: 'Lower-case id, 1-64 chars',
-});
-
 /** The fan is whoever the fan token names: a purchase body carries no fan id. */
 export const CreatePurchaseBody = Type.Object(
   {
