@@ -50,6 +50,7 @@ import type { Admission, QueueService } from '../queue/service';
 const POLL_INTERVAL_MS = 100;
 /** Seat entities asked at once when the cache says an event sold out. */
 const SOLD_OUT_CHECK_CONCURRENCY = 50;
+const SOLD_OUT_RECHECK_MS = 1_000;
 const CANCEL_DEADLINE_MS = 30_000;
 const REDEEM_DEADLINE_MS = 10_000;
 /** Scans sent again while a seat's run is between runs (continue-as-new). */
@@ -81,6 +82,8 @@ const isTerminal = (status: PurchaseStatus): boolean => TERMINAL_STATES.includes
 export class PurchaseService {
   private readonly confirmedSoldOut = new Set<string>();
   private readonly soldOutChecks = new Map<string, Promise<boolean>>();
+  /** When the seat entities last showed a seat left although the cache said sold out, and what it said. */
+  private readonly seatsLeft = new Map<string, { at: number; seen: string }>();
 
   constructor(
     private readonly client: Client,
@@ -204,6 +207,11 @@ export class PurchaseService {
     const cacheSaysSoldOut =
       (counts && counts.available === 0 && counts.held === 0) || queue?.closed === 'sold-out';
     if (!cacheSaysSoldOut) return false;
+    // A cache that says "sold out" while a seat is left (stale, or forged) and has not changed since is
+    // checked again at most once a second, not with a scan of every seat per request.
+    const seen = `${counts?.available}:${counts?.held}:${counts?.sold}:${queue?.closed}`;
+    const refuted = this.seatsLeft.get(eventId);
+    if (refuted?.seen === seen && Date.now() - refuted.at < SOLD_OUT_RECHECK_MS) return false;
     let confirming = this.soldOutChecks.get(eventId);
     if (!confirming) {
       confirming = (async () => {
@@ -213,6 +221,7 @@ export class PurchaseService {
         );
         const all = states.every((seat) => seat.status === 'sold');
         if (all) this.confirmedSoldOut.add(eventId);
+        else this.seatsLeft.set(eventId, { at: Date.now(), seen });
         return all;
       })().finally(() => this.soldOutChecks.delete(eventId));
       this.soldOutChecks.set(eventId, confirming);

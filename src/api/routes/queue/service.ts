@@ -314,59 +314,68 @@ export class QueueService {
     return running;
   }
 
-  private batcher(eventId: string): GroupCommit<string, Joined> {
-    let batcher = this.batchers.get(eventId);
-    if (!batcher) {
-      batcher = new GroupCommit<string, Joined>((fanIds) => this.commitJoins(eventId, fanIds), {
-        ...this.batching,
-        onBatch: (size, ms, failed) => {
-          joinBatchSize.observe(size);
-          joinBatchSeconds.observe({ outcome: failed ? 'failed' : 'ok' }, ms / 1000);
-        },
-      });
-      this.batchers.set(eventId, batcher);
+  /** The event's group commit in `batches`, made on first use. */
+  private batchesOf<O>(
+    batches: Map<string, GroupCommit<string, O>>,
+    eventId: string,
+    make: () => GroupCommit<string, O>,
+  ): GroupCommit<string, O> {
+    let batch = batches.get(eventId);
+    if (!batch) {
+      batch = make();
+      batches.set(eventId, batch);
     }
-    return batcher;
+    return batch;
+  }
+
+  private batcher(eventId: string): GroupCommit<string, Joined> {
+    return this.batchesOf(
+      this.batchers,
+      eventId,
+      () =>
+        new GroupCommit((fanIds) => this.commitJoins(eventId, fanIds), {
+          ...this.batching,
+          onBatch: (size, ms, failed) => {
+            joinBatchSize.observe(size);
+            joinBatchSeconds.observe({ outcome: failed ? 'failed' : 'ok' }, ms / 1000);
+          },
+        }),
+    );
   }
 
   /** Admission claims, one Update per batch (retried into the next run across a continue-as-new). */
   private claims(eventId: string): GroupCommit<string, AdmissionClaim> {
-    let claims = this.claimers.get(eventId);
-    if (!claims) {
-      claims = new GroupCommit<string, AdmissionClaim>(
-        (fanIds) => this.sendBatch(eventId, claimAdmissionsUpdate, `claim-${nanoid()}`, fanIds),
-        { maxBatch: this.batching.maxBatch, lingerMs: CLAIM_LINGER_MS },
-      );
-      this.claimers.set(eventId, claims);
-    }
-    return claims;
+    return this.batchesOf(
+      this.claimers,
+      eventId,
+      () =>
+        new GroupCommit(
+          (fanIds) => this.sendBatch(eventId, claimAdmissionsUpdate, `claim-${nanoid()}`, fanIds),
+          { maxBatch: this.batching.maxBatch, lingerMs: CLAIM_LINGER_MS },
+        ),
+    );
   }
 
   /** Place lookups the cache could not answer (it lost them), one Query per batch. */
   private lookup(eventId: string): GroupCommit<string, number> {
-    let lookup = this.lookups.get(eventId);
-    if (!lookup) {
-      lookup = new GroupCommit<string, number>(
-        async (fanIds) => {
-          const places = await this.client.workflow
-            .getHandle(queueWorkflowId(eventId))
-            .query(queuePlacesQuery, fanIds)
-            .catch((err: unknown) => {
-              if (err instanceof WorkflowNotFoundError) return fanIds.map(() => 0);
-              throw err;
-            });
-          const found = new Map<string, number>();
-          fanIds.forEach((fanId, i) => {
-            if (places[i] !== 0) found.set(fanId, places[i]!);
-          });
-          await this.cache.putPlaces(eventId, found).catch(() => undefined);
-          return places;
-        },
-        { maxBatch: this.batching.maxBatch, lingerMs: this.batching.lingerMs },
-      );
-      this.lookups.set(eventId, lookup);
-    }
-    return lookup;
+    return this.batchesOf(
+      this.lookups,
+      eventId,
+      () => new GroupCommit((fanIds) => this.lookupPlaces(eventId, fanIds), this.batching),
+    );
+  }
+
+  /** The entity's places for these fans (0: never joined), written back to the cache. */
+  private async lookupPlaces(eventId: string, fanIds: string[]): Promise<number[]> {
+    const places = await this.client.workflow
+      .getHandle(queueWorkflowId(eventId))
+      .query(queuePlacesQuery, fanIds)
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return fanIds.map(() => 0);
+        throw err;
+      });
+    await this.cache.putPlaces(eventId, placesFound(fanIds, places)).catch(() => undefined);
+    return places;
   }
 
   /**
@@ -396,11 +405,7 @@ export class QueueService {
   /** One Update for the whole batch; the answer's places go to the cache for repeated joins. */
   private async commitJoins(eventId: string, fanIds: string[]): Promise<Joined[]> {
     const answer = await this.sendBatch(eventId, joinQueueUpdate, `join-${nanoid()}`, fanIds);
-    const places = new Map<string, number>();
-    fanIds.forEach((fanId, i) => {
-      if (answer.places[i] !== 0) places.set(fanId, answer.places[i]);
-    });
-    await this.cache.putPlaces(eventId, places).catch(async () => {
+    await this.cache.putPlaces(eventId, placesFound(fanIds, answer.places)).catch(async () => {
       await this.cache.markPlacesIncomplete(eventId).catch(() => undefined);
     });
     await this.cache.project({ ...answer.view, ranges: [] }).catch(() => undefined);
@@ -412,6 +417,15 @@ export class QueueService {
       rejected: answer.places[i] === 0 ? answer.rejected : undefined,
     }));
   }
+}
+
+/** The fans that have a place (0: none), by fan id. */
+function placesFound(fanIds: readonly string[], places: readonly number[]): Map<string, number> {
+  const found = new Map<string, number>();
+  fanIds.forEach((fanId, i) => {
+    if (places[i]) found.set(fanId, places[i]!);
+  });
+  return found;
 }
 
 /** The fan's position: its own, or (pre-queue) the one the opening shuffle gave it; 0 before opening. */
