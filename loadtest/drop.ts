@@ -198,10 +198,10 @@ async function main(): Promise<number> {
         events: history.events / purchases,
         workflowTasks: history.workflowTasks / purchases,
       };
-      let ceiling;
+      let ceilings;
       if (!values['no-ceiling']) {
-        console.log(`  measuring the ceiling (${CEILING_SECONDS} s of minimal workflows)…`);
-        ceiling = await measureCeiling(
+        console.log(`  measuring the ceiling (2 × ${CEILING_SECONDS} s of minimal workflows)…`);
+        ceilings = await measureCeiling(
           client,
           temporal.taskQueue,
           perPurchase,
@@ -217,9 +217,11 @@ async function main(): Promise<number> {
         machine: machine(),
         usage,
         historyEvents: history.events,
+        byType: history.byType,
         timeline: history.timeline,
         soldOutAt: queue.soldOutAt,
-        ceiling,
+        ceiling: ceilings?.sameShape,
+        reference: ceilings?.reference,
         store: storeFigures(result.store.before, result.store.after, report.figures.purchases),
       });
       reports.push(dropReport);
@@ -285,15 +287,29 @@ async function publish(reports: DropReport[]): Promise<void> {
     ['requests without an HTTP answer', (r) => r.networkErrors],
     ['sold out after opening (s)', (r) => r.sellOutSeconds],
     ['every fan answered after opening (s)', (r) => r.drainSeconds],
-    ['join p50 (ms)', (r) => r.latencyMs.join.p50],
-    ['join p99 (ms)', (r) => r.latencyMs.join.p99],
+    [
+      '… after the sell-out (s)',
+      (r) =>
+        r.drainSeconds !== null && r.sellOutSeconds !== null
+          ? Math.round((r.drainSeconds - r.sellOutSeconds) * 10) / 10
+          : null,
+    ],
+    ['join p50 (ms), from the scheduled arrival', (r) => r.latencyMs.join.p50],
+    ['join p99 (ms), from the scheduled arrival', (r) => r.latencyMs.join.p99],
+    ['join p99 (ms), the server: sent → answered', (r) => r.latencyMs.joinServer?.p99],
+    ["join p99 (ms), the generator's delay: scheduled → sent", (r) => r.latencyMs.joinDelay?.p99],
+    ['crowd sent within (s)', (r) => r.crowdSentSeconds],
     ['poll p99 (ms)', (r) => r.latencyMs.poll.p99],
     ['purchase p50 (ms)', (r) => r.latencyMs.purchase.p50],
     ['purchase p99 (ms)', (r) => r.latencyMs.purchase.p99],
     ['purchases per second', (r) => r.purchasesPerSec],
     ['ceiling (minimal workflows per second)', (r) => r.ceiling?.probesPerSec],
     ['purchases/s ÷ ceiling', (r) => r.ceiling?.fraction],
+    ['fixed reference (minimal workflows per second)', (r) => r.reference?.probesPerSec],
+    ['purchases/s ÷ fixed reference', (r) => r.reference?.fraction],
     ['history events per ticket sold', (r) => r.historyEventsPerTicket],
+    ['workflow tasks per ticket sold', (r) => r.costPerTicket?.workflowTasks],
+    ['new workflow runs per ticket sold', (r) => r.costPerTicket?.newRuns],
     ['Temporal store calls per purchase', (r) => r.store?.callsPerUnit],
     ['… in flight on average', (r) => r.store?.inFlight],
     ['… per minimal workflow (ceiling)', (r) => r.ceiling?.store?.callsPerUnit],

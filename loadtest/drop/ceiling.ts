@@ -1,8 +1,10 @@
 /**
- * The machine's ceiling: how many minimal workflows per second the Temporal server and a worker complete
- * when each costs as many history events and workflow tasks as one purchase of the drop did, with as
- * many in flight as the drop lets purchases run. The drop report gives purchases per second as a
- * fraction of it. The probe runs on a worker process started for it (tools/probes/ceiling/worker.ts),
+ * The machine's ceiling, two ways, with as many in flight as the drop lets purchases run:
+ * - the same-shape probe: minimal workflows that each cost as many history events and workflow tasks as
+ *   one purchase of the drop did. It moves with the purchase: a leaner purchase gets a leaner probe.
+ * - the fixed reference: minimal workflows of one shape for every drop (REFERENCE_SHAPE), so drops of
+ *   different designs are measured against the same yardstick.
+ * The drop report gives purchases per second as a fraction of each. The probe runs on a worker process started for it (tools/probes/ceiling/worker.ts),
  * on a task queue of its own, once the drop is over.
  */
 import path from 'node:path';
@@ -14,6 +16,7 @@ import {
   CEILING_WORKFLOW_TYPE,
   probeEvents,
   probeShape,
+  REFERENCE_SHAPE,
   type ProbeShape,
 } from '../../tools/probes/ceiling/workflow';
 import type { CeilingFigures } from './report';
@@ -27,7 +30,7 @@ export async function measureCeiling(
   seconds: number,
   /** The server's metrics, for the store calls each probe cost. */
   metricsUrl?: string,
-): Promise<CeilingFigures> {
+): Promise<{ sameShape: CeilingFigures; reference: CeilingFigures }> {
   const shape = probeShape(perPurchase.events, perPurchase.workflowTasks);
   const probeQueue = `${taskQueue}-ceiling`;
   const worker = await startNodeService(
@@ -40,7 +43,9 @@ export async function measureCeiling(
     },
   );
   try {
-    return await probe(client, probeQueue, shape, inFlight, seconds, metricsUrl);
+    const sameShape = await probe(client, probeQueue, shape, inFlight, seconds, metricsUrl);
+    const reference = await probe(client, probeQueue, REFERENCE_SHAPE, inFlight, seconds, metricsUrl);
+    return { sameShape, reference };
   } finally {
     await worker.stop();
   }

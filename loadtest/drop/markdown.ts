@@ -1,6 +1,6 @@
 /** The drop report as Markdown: correctness first, then speed, where the time went, and the targets. */
 import { coresOf, cpuTotal } from './figures';
-import type { DropReport, Percentiles } from './report';
+import type { CostPerTicket, DropReport, Percentiles } from './report';
 import { STORE_KINDS, type StoreFigures, type StoreKind } from './store';
 import { targetsMet } from './targets';
 import type { Timeline } from './timeline';
@@ -116,7 +116,16 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
           : 'not measured',
       ],
       ['purchases/s as a fraction of the ceiling', report.ceiling?.fraction ?? '–'],
+      [
+        'fixed reference: minimal workflows per second',
+        report.reference
+          ? `${report.reference.probesPerSec} (${report.reference.eventsPerProbe} history events and ${report.reference.workflowTasksPerProbe} workflow tasks each, the same for every drop)`
+          : 'not measured',
+      ],
+      ['purchases/s as a fraction of the fixed reference', report.reference?.fraction ?? '–'],
       ['Temporal history events per ticket sold', report.historyEventsPerTicket],
+      ['Temporal workflow tasks per ticket sold', report.costPerTicket?.workflowTasks ?? '–'],
+      ['new workflow runs per ticket sold', report.costPerTicket?.newRuns ?? '–'],
       ['Temporal store calls per purchase (the drop)', storeCell(report.store)],
       ['Temporal store calls per minimal workflow (the ceiling)', storeCell(report.ceiling?.store)],
       ['HTTP 5xx', report.http5xx],
@@ -125,9 +134,18 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
     '',
     '| latency (ms) | p50 | p95 | p99 | max | count |',
     '|---|---:|---:|---:|---:|---:|',
-    row('join', l.join),
+    row('join (scheduled arrival → answered)', l.join),
+    ...(l.joinDelay ? [row("… the generator's delay (scheduled → sent)", l.joinDelay)] : []),
+    ...(l.joinServer ? [row('… the server (sent → answered)', l.joinServer)] : []),
     row('poll', l.poll),
     row('purchase (POST until final)', l.purchase),
+    ...(report.crowdSentSeconds !== undefined
+      ? [
+          '',
+          `The generator sent every fan's first join within ${report.crowdSentSeconds} s of opening (the window is ${report.options.windowSec} s: ${Math.round(report.fans / Math.max(report.options.windowSec, report.crowdSentSeconds))} joins a second reached).`,
+        ]
+      : []),
+    ...costTable(report.costPerTicket),
     ...storeTable(report.store, report.ceiling?.store),
     '',
     `HTTP statuses: ${Object.entries(report.httpStatuses)
@@ -163,4 +181,20 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
     '',
     ...(chartFile ? ['## Over time', '', `![sales, holds and queue depth over time](${chartFile})`, ''] : []),
   ].join('\n');
+}
+
+/** What each kind of workflow cost per ticket sold. */
+function costTable(cost: CostPerTicket | undefined): string[] {
+  if (!cost) return [];
+  return [
+    '',
+    'What each kind of workflow cost Temporal, per ticket sold (from every history of the event):',
+    '',
+    '| workflow | runs | history events | workflow tasks |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(cost.byType)
+      .sort((a, b) => b[1].workflowTasks - a[1].workflowTasks)
+      .map(([type, c]) => `| ${type} | ${c.runs} | ${c.events} | ${c.workflowTasks} |`),
+    `| all | ${cost.newRuns} | – | ${cost.workflowTasks} |`,
+  ];
 }

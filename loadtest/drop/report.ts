@@ -29,6 +29,13 @@ export interface CeilingFigures {
   store?: StoreFigures;
 }
 
+/** What the event's workflows cost Temporal per ticket sold, all of them and by workflow type. */
+export interface CostPerTicket {
+  workflowTasks: number;
+  newRuns: number;
+  byType: Record<string, { runs: number; events: number; workflowTasks: number }>;
+}
+
 export interface DropReport {
   eventId: string;
   startedAt: string;
@@ -49,7 +56,17 @@ export interface DropReport {
   finals: Record<string, number>;
   sellOutSeconds: number | null;
   drainSeconds: number | null;
-  latencyMs: { join: Percentiles; poll: Percentiles; purchase: Percentiles };
+  latencyMs: {
+    join: Percentiles;
+    /** The load generator's own delay: scheduled arrival → first join sent (older reports lack it). */
+    joinDelay?: Percentiles;
+    /** The server's part: the answered join, sent → answered (older reports lack it). */
+    joinServer?: Percentiles;
+    poll: Percentiles;
+    purchase: Percentiles;
+  };
+  /** Seconds from opening until the generator had sent every fan's first join (older reports lack it). */
+  crowdSentSeconds?: number;
   httpStatuses: Record<string, number>;
   http5xx: number;
   /** Requests that got no HTTP answer at all (refused or dropped connections, timeouts). */
@@ -64,10 +81,15 @@ export interface DropReport {
   /** The same while the crowd arrived (the arrival window). */
   crowdCpuPercent?: Record<string, number>;
   historyEventsPerTicket: number;
+  /** Workflow tasks and runs per ticket sold, by workflow type (older reports lack it). */
+  costPerTicket?: CostPerTicket;
   /** Where the purchases spent their time, from their histories (older reports lack it). */
   timeline?: Timeline;
   purchasesPerSec: number;
+  /** The same-shape probe: minimal workflows costing what one purchase cost. */
   ceiling?: CeilingFigures & { fraction: number };
+  /** The fixed reference: a minimal workflow of one shape for every drop (older reports lack it). */
+  reference?: CeilingFigures & { fraction: number };
   /** The Temporal server's store from the crowd's arrival until every fan had an answer (per purchase). */
   store?: StoreFigures;
   audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
@@ -89,9 +111,11 @@ export function buildReport(input: {
   machine: string;
   usage: ProcessUsage;
   historyEvents: number;
+  byType?: CostPerTicket['byType'];
   timeline?: Timeline;
   soldOutAt?: number;
   ceiling?: CeilingFigures;
+  reference?: CeilingFigures;
   store?: StoreFigures;
 }): DropReport {
   const { options, result, audit } = input;
@@ -131,9 +155,12 @@ export function buildReport(input: {
     drainSeconds: answered.length === result.fans.length ? round(lastAnswer / 1000) : null,
     latencyMs: {
       join: percentiles(result.latency.join),
+      joinDelay: percentiles(result.latency.joinDelay),
+      joinServer: percentiles(result.latency.joinServer),
       poll: percentiles(result.latency.poll),
       purchase: percentiles(result.latency.purchase),
     },
+    crowdSentSeconds: round(result.crowdSentMs / 1000),
     httpStatuses: result.statuses,
     http5xx,
     networkErrors: result.statuses.network ?? 0,
@@ -144,10 +171,17 @@ export function buildReport(input: {
     cpuPercent: input.usage.cpuPercent,
     crowdCpuPercent: input.usage.crowdCpuPercent,
     historyEventsPerTicket: round(input.historyEvents / Math.max(1, audit.figures.sold)),
+    costPerTicket: input.byType ? costPerTicket(input.byType, audit.figures.sold) : undefined,
     timeline: input.timeline,
     purchasesPerSec,
     ceiling: input.ceiling
       ? { ...input.ceiling, fraction: Math.round((purchasesPerSec / input.ceiling.probesPerSec) * 100) / 100 }
+      : undefined,
+    reference: input.reference
+      ? {
+          ...input.reference,
+          fraction: Math.round((purchasesPerSec / input.reference.probesPerSec) * 100) / 100,
+        }
       : undefined,
     store: input.store,
     audit: {
@@ -155,5 +189,21 @@ export function buildReport(input: {
       invariants: audit.invariants.map(({ name, ok, counts }) => ({ name, ok, counts })),
     },
     samples: result.samples,
+  };
+}
+
+function costPerTicket(byType: CostPerTicket['byType'], sold: number): CostPerTicket {
+  const tickets = Math.max(1, sold);
+  const all = Object.values(byType);
+  const perTicket = (n: number) => round(n / tickets);
+  return {
+    workflowTasks: perTicket(all.reduce((a, b) => a + b.workflowTasks, 0)),
+    newRuns: perTicket(all.reduce((a, b) => a + b.runs, 0)),
+    byType: Object.fromEntries(
+      Object.entries(byType).map(([type, c]) => [
+        type,
+        { runs: perTicket(c.runs), events: perTicket(c.events), workflowTasks: perTicket(c.workflowTasks) },
+      ]),
+    ),
   };
 }

@@ -84,7 +84,21 @@ export interface DropResult {
   /** Seconds from creating the event until every seat entity answered for itself (then the crowd came). */
   seatsReadySec: number;
   fans: FanRecord[];
-  latency: { join: hdr.Histogram; poll: hdr.Histogram; purchase: hdr.Histogram };
+  /**
+   * `join` runs from each fan's scheduled arrival to its answer, so it counts a late load generator too;
+   * `joinDelay` is that lateness alone (scheduled → the first join sent) and `joinServer` the rest (the
+   * answered join, sent → answered; with a waiting for one of the generator's connections, which are
+   * busy only while the server holds a request).
+   */
+  latency: {
+    join: hdr.Histogram;
+    joinDelay: hdr.Histogram;
+    joinServer: hdr.Histogram;
+    poll: hdr.Histogram;
+    purchase: hdr.Histogram;
+  };
+  /** Ms from opening until the last fan's first join was sent: how fast the generator let the crowd go. */
+  crowdSentMs: number;
   statuses: Record<string, number>;
   samples: Sample[];
   /** The store's counters before the first fan arrived and after the last answer (with `metricsUrl`). */
@@ -132,7 +146,16 @@ const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackab
 export async function runDrop(options: DropOptions): Promise<DropResult> {
   const random = seededRandom(options.seed);
   const agent = new Agent({ connections: 2_000, keepAliveTimeout: 60_000, pipelining: 1 });
-  const latency = { join: newHistogram(), poll: newHistogram(), purchase: newHistogram() };
+  const latency = {
+    join: newHistogram(),
+    joinDelay: newHistogram(),
+    joinServer: newHistogram(),
+    poll: newHistogram(),
+    purchase: newHistogram(),
+  };
+  let crowdSentMs = 0;
+  const recordMs = (histogram: hdr.Histogram, ms: number) =>
+    histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
   const statuses: Record<string, number> = {};
   const { eventId } = options;
 
@@ -266,10 +289,17 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     // Join latency runs from the fan's scheduled arrival: a late load generator counts against it too.
     const arrival = performance.now() - Math.max(0, Date.now() - (openedAt + plan.arrivalMs));
     const token = fanTokens.get(plan.fanId)!;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      const sentAt = performance.now();
+      if (attempt === 0) {
+        recordMs(latency.joinDelay, sentAt - arrival);
+        crowdSentMs = Math.max(crowdSentMs, since());
+      }
       joined = await http<QueueAnswer>('POST', `/events/${eventId}/queue`, undefined, token, plan.address);
       if (joined.status === 200 || joined.status === 202) {
-        latency.join.recordValue(Math.max(1, Math.round((performance.now() - arrival) * 1000)));
+        const answeredAt = performance.now();
+        recordMs(latency.join, answeredAt - arrival);
+        recordMs(latency.joinServer, answeredAt - sentAt);
         break;
       }
       if (joined.status === 409 && joined.json.code === 'SOLD_OUT') return finish('sold-out');
@@ -353,5 +383,5 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   await sampler;
   await agent.close();
   const store = { before: storeBefore, after: await readStore(options.metricsUrl) };
-  return { eventId, openedAt, seatsReadySec, fans, latency, statuses, samples, store };
+  return { eventId, openedAt, seatsReadySec, fans, latency, crowdSentMs, statuses, samples, store };
 }

@@ -15,8 +15,14 @@ interface Target {
   stoppedBy?: (r: DropReport) => string | undefined;
 }
 
-/** The issue's sell-out target: every seat sold this many seconds after opening. */
+/** The first drop issue's sell-out target: every seat sold this many seconds after opening. */
 const SELL_OUT_TARGET_SEC = 20;
+/** The lean-purchase targets: sold out this soon, every fan told this soon after, at this cost. */
+const LEAN_SELL_OUT_SEC = 45;
+const LEAN_ANSWERED_AFTER_SELL_OUT_SEC = 5;
+const LEAN_JOIN_SERVER_P99_MS = 1_000;
+const LEAN_STORE_CALLS_PER_PURCHASE = 30;
+const LEAN_WORKFLOW_TASKS_PER_TICKET = 6;
 
 /** Below this share of the machine's CPUs, a report does not blame them. */
 const CPU_BOUND = 0.9;
@@ -29,12 +35,23 @@ function cpuStops(r: DropReport): string | undefined {
   return `the machine's CPUs: while ${Math.round(r.fans / r.options.windowSec)} fans a second arrived, the stack and the load generator used ${used} % of its ${capacity} %, and joins queued for them`;
 }
 
-function ceilingStops(r: DropReport): string | undefined {
-  const purchases = r.latencyMs.purchase.count;
-  const probes = r.ceiling?.probesPerSec ?? 0;
-  const needed = Math.ceil(purchases / SELL_OUT_TARGET_SEC);
-  if (probes <= 0 || purchases === 0 || probes >= needed) return undefined;
-  return `the machine's ceiling: this run's ${purchases} purchases in ${SELL_OUT_TARGET_SEC} s take ${needed} a second, and the ceiling probe ran ${probes} a second; purchases as light as the probe would still take ${Math.round(purchases / probes)} s`;
+const ceilingStops =
+  (targetSec: number) =>
+  (r: DropReport): string | undefined => {
+    const purchases = r.latencyMs.purchase.count;
+    const probes = r.ceiling?.probesPerSec ?? 0;
+    const needed = Math.ceil(purchases / targetSec);
+    if (probes <= 0 || purchases === 0 || probes >= needed) return undefined;
+    return `the machine's ceiling: this run's ${purchases} purchases in ${targetSec} s take ${needed} a second, and the ceiling probe ran ${probes} a second; purchases as light as the probe would still take ${Math.round(purchases / probes)} s`;
+  };
+
+function costStops(r: DropReport): string | undefined {
+  const cost = r.costPerTicket;
+  if (!cost) return undefined;
+  const parts = Object.entries(cost.byType)
+    .sort((a, b) => b[1].workflowTasks - a[1].workflowTasks)
+    .map(([type, c]) => `${type} ${c.workflowTasks}`);
+  return `the workflow tasks per ticket by workflow: ${parts.join(', ')}`;
 }
 
 function pollStops(r: DropReport): string | undefined {
@@ -80,7 +97,40 @@ const TARGETS: Target[] = [
     target: 'sold out ≤ 20 s after opening',
     met: (r) => r.sellOutSeconds !== null && r.sellOutSeconds <= SELL_OUT_TARGET_SEC,
     field: 'sellOutSeconds',
-    stoppedBy: ceilingStops,
+    stoppedBy: ceilingStops(SELL_OUT_TARGET_SEC),
+  },
+  {
+    target: `sold out ≤ ${LEAN_SELL_OUT_SEC} s after opening`,
+    met: (r) => r.sellOutSeconds !== null && r.sellOutSeconds <= LEAN_SELL_OUT_SEC,
+    field: 'sellOutSeconds',
+    stoppedBy: ceilingStops(LEAN_SELL_OUT_SEC),
+  },
+  {
+    target: `every fan answered ≤ ${LEAN_ANSWERED_AFTER_SELL_OUT_SEC} s after the sell-out`,
+    met: (r) =>
+      r.drainSeconds !== null &&
+      r.sellOutSeconds !== null &&
+      r.drainSeconds - r.sellOutSeconds <= LEAN_ANSWERED_AFTER_SELL_OUT_SEC,
+    field: 'drainSeconds - sellOutSeconds',
+    stoppedBy: pollStops,
+  },
+  {
+    target: `join p99 ≤ ${LEAN_JOIN_SERVER_P99_MS / 1000} s at the server (sent → answered)`,
+    met: (r) => r.latencyMs.joinServer !== undefined && r.latencyMs.joinServer.p99 <= LEAN_JOIN_SERVER_P99_MS,
+    field: 'latencyMs.joinServer.p99',
+    stoppedBy: cpuStops,
+  },
+  {
+    target: `Temporal store calls per purchase ≤ ${LEAN_STORE_CALLS_PER_PURCHASE}`,
+    met: (r) => r.store?.callsPerUnit !== undefined && r.store.callsPerUnit <= LEAN_STORE_CALLS_PER_PURCHASE,
+    field: 'store.callsPerUnit',
+  },
+  {
+    target: `workflow tasks per ticket ≤ ${LEAN_WORKFLOW_TASKS_PER_TICKET}`,
+    met: (r) =>
+      r.costPerTicket !== undefined && r.costPerTicket.workflowTasks <= LEAN_WORKFLOW_TASKS_PER_TICKET,
+    field: 'costPerTicket.workflowTasks',
+    stoppedBy: costStops,
   },
   {
     target: 'every fan answered ≤ 30 s after opening',

@@ -19,6 +19,12 @@ export interface ProbeShape {
   markers: number;
 }
 
+/**
+ * The fixed reference: one activity and one local activity, 12 history events and 2 workflow tasks,
+ * whatever the purchase costs. Never change it: drops are compared by it across designs.
+ */
+export const REFERENCE_SHAPE: ProbeShape = { steps: 1, markers: 1 };
+
 /** History events of a probe of this shape. */
 export const probeEvents = ({ steps, markers }: ProbeShape): number => 5 + 6 * steps + markers;
 
