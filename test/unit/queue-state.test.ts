@@ -2,7 +2,11 @@ import {
   ADMISSION_GRACE_MS,
   decodePlace,
   pollAfterMs,
+  saleEndsInMs,
+  SALE_END_MIN_SPREAD_MS,
+  SALE_END_POLLS_PER_SEC,
   shufflePosition,
+  waitingPollAfterMs,
   type QueueSettings,
 } from '../../src/entities/queue/contract';
 import {
@@ -238,6 +242,51 @@ describe('contract helpers', () => {
     }
     expect(queue.admitRate(T0 + 10_000)).toBe(2); // 20 admissions in the 10 s since opening
     expect(queue.admitRate(T0 + 60_000)).toBe(0);
+  });
+
+  describe('a poll that knows when the sale will end', () => {
+    // 500 seats, 450 sold, 10 fans admitted a second, 4 of 5 purchases succeeding: 8 seats a second,
+    // so the last 50 sell in about 6.25 s. 45,000 fans wait behind the 600 admitted.
+    const view = {
+      capacity: 500,
+      sold: 450,
+      admitRatePerSec: 10,
+      outcomes: { completed: 400, failed: 100, cancelled: 0 },
+      joined: 45_600,
+      admittedThrough: 600,
+    };
+
+    it('expects the end when the unsold seats will have sold at the recent rate', () => {
+      expect(saleEndsInMs(view)).toBeCloseTo(6_250);
+      expect(saleEndsInMs({ ...view, closed: 'sold-out' })).toBeUndefined();
+      expect(saleEndsInMs({ ...view, admitRatePerSec: 0 })).toBeUndefined();
+      // Too few outcomes to trust: most purchases succeed.
+      expect(saleEndsInMs({ ...view, outcomes: { completed: 1, failed: 9, cancelled: 0 } })).toBeCloseTo(
+        6_250,
+      );
+    });
+
+    it('has a fan far back poll at the expected end, in its slot of a spread the API can take', () => {
+      const spread = (45_000 / SALE_END_POLLS_PER_SEC) * 1_000; // 15 s for 45,000 fans
+      const polls = Array.from({ length: 45_000 }, (_, i) => waitingPollAfterMs(44_000, 601 + i, view));
+      // Without the sale's end, each of them would wait 30 s.
+      expect(pollAfterMs(44_000, 10)).toBe(30_000);
+      expect(Math.min(...polls)).toBeGreaterThanOrEqual(6_250);
+      expect(Math.max(...polls)).toBeLessThanOrEqual(6_250 + spread);
+      // Spread evenly: no second of it gets much more than its share of the crowd.
+      const perSecond = new Map<number, number>();
+      for (const p of polls)
+        perSecond.set(Math.floor(p / 1_000), (perSecond.get(Math.floor(p / 1_000)) ?? 0) + 1);
+      expect(Math.max(...perSecond.values())).toBeLessThan(SALE_END_POLLS_PER_SEC * 1.5);
+    });
+
+    it('keeps a near fan on its own pace and a small crowd within the shortest spread', () => {
+      expect(waitingPollAfterMs(5, 601, view)).toBe(pollAfterMs(5, 10));
+      const small = { ...view, joined: 700 };
+      for (let place = 601; place < 700; place++) {
+        expect(waitingPollAfterMs(90, place, small)).toBeLessThanOrEqual(6_250 + SALE_END_MIN_SPREAD_MS);
+      }
+    });
   });
 
   it('asks fans further back to poll less often, within 1-30 s', () => {

@@ -168,6 +168,13 @@ export const claimAdmissionsUpdate = defineUpdate<AdmissionClaim[], [AdmissionCl
 /** Sent by purchases the API started before admissions were claimed (kept for those in flight). */
 export const admissionUsedSignal = defineSignal<[AdmissionUsed]>('admissionUsed');
 export const purchaseFinishedSignal = defineSignal<[PurchaseFinished]>('purchaseFinished');
+/**
+ * Several purchases ended (what workers send now: one signal, one store write and one look-up of the
+ * current run for every purchase that ended at about the same time). Repeats are ignored, as for one.
+ */
+export const purchasesFinishedSignal = defineSignal<[PurchaseFinished[]]>('purchasesFinished');
+/** Purchase ends per `purchasesFinished` signal at most. */
+export const MAX_FINISHED_BATCH = 200;
 /** The event closed: the queue takes nobody more and finishes. */
 export const closeQueueSignal = defineSignal('closeQueue');
 /** Operator/test lever: continue as new at the next quiet moment. */
@@ -272,5 +279,59 @@ export function pollAfterMs(ahead: number, admitRatePerSec = 0): number {
 }
 
 export const MAX_POLL_AFTER_MS = 30_000;
+
+/**
+ * How many polls a second the waiting crowd may send at the sale's expected end: about what one API process
+ * answers on this kind of machine beside the purchases (docs/BENCHMARKS.md). The crowd's polls at the end
+ * are spread so that they stay within it.
+ */
+export const SALE_END_POLLS_PER_SEC = 3_000;
+/** The shortest spread of the crowd's polls at the sale's expected end. */
+export const SALE_END_MIN_SPREAD_MS = 4_000;
+/** Purchase outcomes needed before their success share is trusted; until then most purchases succeed. */
+const OUTCOMES_TRUSTED = 20;
+const DEFAULT_SUCCESS_SHARE = 0.8;
+
+/**
+ * When the sale is expected to end, in ms from now: the seats not sold yet over the rate they are selling
+ * at (fans admitted a second times the share of purchases that succeed). Rather early than late: a
+ * purchase that fails frees its seat again, admissions run out unused, and both make the real end later.
+ * Undefined without an admission rate, or once the queue closed.
+ */
+export function saleEndsInMs(
+  view: Pick<QueueView, 'capacity' | 'sold' | 'admitRatePerSec' | 'outcomes' | 'closed'>,
+): number | undefined {
+  const rate = view.admitRatePerSec ?? 0;
+  if (view.closed || rate <= 0) return undefined;
+  const { completed, failed, cancelled } = view.outcomes;
+  const ended = completed + failed + cancelled;
+  const success = ended >= OUTCOMES_TRUSTED ? completed / ended : DEFAULT_SUCCESS_SHARE;
+  const unsold = Math.max(0, view.capacity - view.sold);
+  return (unsold / (rate * Math.max(0.05, success))) * 1_000;
+}
+
+/**
+ * A waiting fan's next poll: its wait (`pollAfterMs`), but no later than the sale's expected end plus the
+ * fan's own slot in a spread, so a fan far back hears of a sell-out soon after it happens instead of up to
+ * 30 s later. The slot is fixed by the fan's place; the spread is as long as the waiting crowd needs to
+ * stay within SALE_END_POLLS_PER_SEC, and at least SALE_END_MIN_SPREAD_MS. A poll before the end gets a new
+ * estimate and its slot again.
+ */
+export function waitingPollAfterMs(
+  ahead: number,
+  place: number,
+  view: Pick<
+    QueueView,
+    'capacity' | 'sold' | 'admitRatePerSec' | 'outcomes' | 'closed' | 'joined' | 'admittedThrough'
+  >,
+): number {
+  const wait = pollAfterMs(ahead, view.admitRatePerSec);
+  const endsIn = saleEndsInMs(view);
+  if (endsIn === undefined) return wait;
+  const waiting = Math.max(0, view.joined - view.admittedThrough);
+  const spread = Math.max(SALE_END_MIN_SPREAD_MS, (waiting / SALE_END_POLLS_PER_SEC) * 1_000);
+  const atEnd = endsIn + (mix32(place) % Math.round(spread));
+  return Math.round(Math.min(wait, Math.max(1_000, atEnd)));
+}
 /** The window over which the admission rate is measured. */
 export const ADMIT_RATE_WINDOW_MS = 30_000;

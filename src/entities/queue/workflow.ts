@@ -25,6 +25,8 @@ import {
   joinQueueUpdate,
   MAX_JOIN_BATCH,
   purchaseFinishedSignal,
+  purchasesFinishedSignal,
+  MAX_FINISHED_BATCH,
   queueAdmissionLogQuery,
   queuePlacesQuery,
   queueSnapshotQuery,
@@ -134,6 +136,11 @@ export async function queueEntity(
   });
   setHandler(purchaseFinishedSignal, (signal) => {
     queue.purchaseFinished(signal, Date.now());
+    settle();
+  });
+  setHandler(purchasesFinishedSignal, (signals) => {
+    const now = Date.now();
+    for (const signal of signals.slice(0, MAX_FINISHED_BATCH)) queue.purchaseFinished(signal, now);
     settle();
   });
   setHandler(closeQueueSignal, () => queue.close());

@@ -8,24 +8,27 @@ import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { PurchaseCache } from '../../cache/purchase-cache';
+import { bestAvailable } from '../../cache/best-available';
 import { rebuildEvent } from '../../cache/rebuild';
 import type { SeatCache } from '../../cache/seat-cache';
 import {
   confirmSeatUpdate,
   holdSeatUpdate,
   releaseSeatUpdate,
-  seatIds,
   seatWorkflowId,
   type CallerProjects,
   type SeatView,
 } from '../../entities/seat/contract';
 import {
   admissionUsedSignal,
-  purchaseFinishedSignal,
+  MAX_FINISHED_BATCH,
+  purchasesFinishedSignal,
   queueWorkflowId,
+  type PurchaseFinished,
   type PurchaseOutcome,
 } from '../../entities/queue/contract';
 import { FailureCode, isFailureCode } from '../../failures';
+import { GroupCommit } from '../../lib/group-commit';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
 import type { Channel, Notifier } from '../../providers/notifier';
@@ -36,16 +39,12 @@ import {
   type PaymentGateway,
 } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
-import {
-  BEST_AVAILABLE_SPREAD,
-  BEST_AVAILABLE_TRIES,
-  QR_PURPOSE,
-  type PurchaseStatus,
-  type Ticket,
-} from './contract';
+import { QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
 
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
 const CHARGE_HEARTBEAT_MS = 200;
+/** How long a purchase end waits for others to share its signal to the waiting room. */
+const FINISHED_LINGER_MS = 10;
 
 export type QueueMessage =
   | { kind: 'admission-used'; eventId: string; position: number; fanId: string }
@@ -119,26 +118,9 @@ async function seatUpdate<Arg extends CallerProjects>(
   }
 }
 
-/** A stable pseudo-random order, so a retried activity tries the same seats in the same order. */
-function spread<T>(items: T[], seed: string): T[] {
-  const score = (item: T) =>
-    createHash('sha1')
-      .update(`${seed}:${String(item)}`)
-      .digest()
-      .readUInt32BE(0);
-  return items
-    .map((item) => [score(item), item] as const)
-    .sort((a, b) => a[0] - b[0])
-    .map(([, item]) => item);
-}
-
 export function createPurchaseActivities(deps: PurchaseActivityDeps) {
   const { client, seatCache, purchaseCache, payments, notifier, store, signingSecret } = deps;
 
-  /**
-   * Available seats in row order, the best ones (as many as may be racing for them) shuffled per purchase,
-   * at most BEST_AVAILABLE_TRIES.
-   */
   const cached = (eventId: string) => Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
   /**
    * The cache is only a cache: one that lost the event or its seat map (a flush, an eviction) is rebuilt
@@ -161,19 +143,35 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
 
   const candidates = async (eventId: string, purchaseId: string, exclude: Set<string>): Promise<string[]> => {
     const { event, seats } = await seatMap(eventId);
-    const order = event ? seatIds(event.definition.rows, event.definition.seatsPerRow) : [...seats.keys()];
-    const available = order.filter((id) => seats.get(id)?.status === 'available' && !exclude.has(id));
-    const width = Math.max(BEST_AVAILABLE_SPREAD, event?.definition.maxActivePurchases ?? 0);
-    return [
-      ...spread(available.slice(0, width), purchaseId),
-      ...spread(available.slice(width), purchaseId),
-    ].slice(0, BEST_AVAILABLE_TRIES);
+    return bestAvailable(event, seats, purchaseId, exclude);
   };
   const soldOut = (eventId: string, tried: number) =>
     nonRetryable(
       FailureCode.SOLD_OUT,
       tried ? `no seat free after ${tried} tries` : `event ${eventId} has no available seat`,
     );
+
+  /**
+   * Purchase ends travel to the waiting room in batches, one signal for those that ended together: a
+   * signal per purchase cost the store a current-run look-up and a write each. A failed batch fails
+   * every message in it, and each is sent again by its own retry (the entity ignores repeats).
+   */
+  const finishers = new Map<string, GroupCommit<PurchaseFinished, void>>();
+  const finishedBatch = (eventId: string): GroupCommit<PurchaseFinished, void> => {
+    let batch = finishers.get(eventId);
+    if (!batch) {
+      const handle = client.workflow.getHandle(queueWorkflowId(eventId));
+      batch = new GroupCommit<PurchaseFinished, void>(
+        async (ends) => {
+          await handle.signal(purchasesFinishedSignal, ends);
+          return ends.map(() => undefined);
+        },
+        { maxBatch: MAX_FINISHED_BATCH, lingerMs: FINISHED_LINGER_MS },
+      );
+      finishers.set(eventId, batch);
+    }
+    return batch;
+  };
 
   return {
     /**
@@ -290,7 +288,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           await handle.signal(admissionUsedSignal, { position: message.position, fanId: message.fanId });
         } else {
           const { position, fanId, outcome, code } = message;
-          await handle.signal(purchaseFinishedSignal, { position, fanId, outcome, code });
+          await finishedBatch(message.eventId).submit({ position, fanId, outcome, code });
         }
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;

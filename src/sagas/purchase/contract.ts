@@ -93,6 +93,13 @@ export interface PurchaseInput {
   fanId: string;
   /** Absent: the best available seat is chosen. */
   seatId?: string;
+  /**
+   * Best available only: the first round of seats to try, picked by the API from the read cache when it
+   * started the purchase (the input is history from the first event, so a retried task holds the same
+   * seats). Absent or all taken: the saga picks (again) itself. Runs started before the field existed
+   * have none and pick from the start.
+   */
+  candidates?: string[];
   paymentToken: PaymentToken;
   priceCents: number;
   holdTtlMs: number;

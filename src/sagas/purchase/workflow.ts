@@ -118,8 +118,8 @@ function admissionReporter(input: PurchaseInput): {
 }
 
 /**
- * Holds the asked seat, or the best available one. The candidates are picked once and recorded, then held
- * one by one: a hold retried after a lost answer goes to the same seat under the same Update id and finds
+ * Holds the asked seat, or the best available one. The candidates are picked once and recorded (by the API
+ * in the input, or by a pick activity), then held one by one: a hold retried after a lost answer goes to the same seat under the same Update id and finds
  * its own hold, instead of leaving it behind on a seat nobody buys until its TTL runs out.
  *
  * The pick must be history before any seat is touched: a workflow task lost after a hold (a worker
@@ -135,7 +135,11 @@ async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold
   }
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
-    const picked = await picker.pickSeats({ eventId, purchaseId, exclude: tried });
+    // The first round the API picked, when it had a seat map: no pick activity, no task to wait for it.
+    const picked =
+      round === 0 && input.candidates?.length
+        ? input.candidates
+        : await picker.pickSeats({ eventId, purchaseId, exclude: tried });
     claiming();
     for (const seatId of picked) {
       tried.push(seatId);

@@ -15,6 +15,7 @@ import { backOff } from 'exponential-backoff';
 import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
+import { bestAvailable } from '../../../cache/best-available';
 import type { SeatCache } from '../../../cache/seat-cache';
 import type { PurchaseConfig } from '../../../config';
 import {
@@ -166,6 +167,10 @@ export class PurchaseService {
       requestDigest,
     };
     if (admission) input.admission = { position: admission.position, claimed: true };
+    if (!body.seatId) {
+      const candidates = await this.candidates(eventId, purchaseId);
+      if (candidates.length > 0) input.candidates = candidates;
+    }
     try {
       await this.client.workflow.start(PURCHASE_WORKFLOW_TYPE, {
         workflowId: purchaseId,
@@ -190,6 +195,23 @@ export class PurchaseService {
     initial.requestDigest = requestDigest;
     await this.purchaseCache.project(initial).catch(() => undefined); // the saga projects every later state
     return answer(true);
+  }
+
+  /**
+   * The first best-available seats to try, from the cache's seat map, so the saga's first workflow task
+   * holds a seat instead of waiting for a pick activity. None when the cache has no seat map (the saga
+   * then picks itself, after rebuilding it).
+   */
+  private async candidates(eventId: string, purchaseId: string): Promise<string[]> {
+    try {
+      const [event, seats] = await Promise.all([
+        this.seatCache.getEvent(eventId),
+        this.seatCache.getSeats(eventId),
+      ]);
+      return event && seats.size > 0 ? bestAvailable(event, seats, purchaseId) : [];
+    } catch {
+      return [];
+    }
   }
 
   /**

@@ -15,7 +15,7 @@ import {
   decodePlace,
   joinQueueUpdate,
   mix32,
-  pollAfterMs,
+  waitingPollAfterMs,
   queuePlacesQuery,
   queueSnapshotQuery,
   queueWorkflowId,
@@ -234,7 +234,12 @@ export class QueueService {
     if (position > view.admittedThrough) {
       if (view.closed) return { ...base, state: 'sold-out', pollAfterMs: 0 };
       const ahead = position - view.admittedThrough - 1;
-      return { ...base, state: 'waiting', ahead, pollAfterMs: pollAfterMs(ahead, view.admitRatePerSec) };
+      return {
+        ...base,
+        state: 'waiting',
+        ahead,
+        pollAfterMs: waitingPollAfterMs(ahead, claims.place, view),
+      };
     }
     const purchase = await this.purchases.get(eventId, fanId).catch(() => undefined);
     if (purchase) return this.withPurchase(base, purchase);
