@@ -2,7 +2,12 @@
  * The drop's targets: each one, whether a report met it, and when missed, what in the same run stops it
  * (named only when the run's own figures show it).
  */
-import { MAX_POLL_AFTER_MS } from '../../src/entities/queue/contract';
+import {
+  MAX_POLL_AFTER_MS,
+  SALE_END_MAX_WAIT_MS,
+  SALE_END_MIN_SPREAD_MS,
+  SALE_END_POLLS_PER_SEC,
+} from '../../src/entities/queue/contract';
 import { coresOf, cpuTotal, round } from './figures';
 import type { DropReport } from './report';
 
@@ -58,7 +63,9 @@ function pollStops(r: DropReport): string | undefined {
   if (r.sellOutSeconds === null || r.drainSeconds === null) return undefined;
   const gap = round(r.drainSeconds - r.sellOutSeconds);
   const pollsPerSec = Math.round(r.latencyMs.poll.count / r.drainSeconds);
-  return `sold out ${r.sellOutSeconds} s after opening, and the last fan heard of it ${gap} s later: a fan far back polls at most every ${MAX_POLL_AFTER_MS / 1000} s (the crowd polled ${pollsPerSec} times a second on average)`;
+  const told = r.finals['sold-out'] ?? 0;
+  const spreadSec = round(Math.max(SALE_END_MIN_SPREAD_MS, (told / SALE_END_POLLS_PER_SEC) * 1_000) / 1000);
+  return `sold out ${r.sellOutSeconds} s after opening, and the last fan heard of it ${gap} s later: ${told} fans learnt of the sell-out by polling, and the poll rule spreads their polls at the expected end over ${spreadSec} s to keep them within ${SALE_END_POLLS_PER_SEC} a second (telling them all within ${LEAN_ANSWERED_AFTER_SELL_OUT_SEC} s would take ${Math.round(told / LEAN_ANSWERED_AFTER_SELL_OUT_SEC)} polls a second; the crowd polled ${pollsPerSec} times a second on average; a fan polls every ${MAX_POLL_AFTER_MS / 1000} s at most, and up to ${SALE_END_MAX_WAIT_MS / 1000} s apart when it could only get in if the sale stalled)`;
 }
 
 function storeStops(r: DropReport): string | undefined {

@@ -3,6 +3,7 @@ import {
   decodePlace,
   pollAfterMs,
   saleEndsInMs,
+  SALE_END_MAX_WAIT_MS,
   SALE_END_MIN_SPREAD_MS,
   SALE_END_POLLS_PER_SEC,
   shufflePosition,
@@ -278,6 +279,21 @@ describe('contract helpers', () => {
       for (const p of polls)
         perSecond.set(Math.floor(p / 1_000), (perSecond.get(Math.floor(p / 1_000)) ?? 0) + 1);
       expect(Math.max(...perSecond.values())).toBeLessThan(SALE_END_POLLS_PER_SEC * 1.5);
+    });
+
+    it('lets a fan that could only get in if the sale stalls sleep until its expected end, within half the admission TTL', () => {
+      // Early in the sale: nothing sold, 5 admitted a second, so the 500 seats last about 125 s.
+      const early = { ...view, sold: 0, admitRatePerSec: 5, admissionTtlMs: 120_000 };
+      expect(saleEndsInMs(early)).toBeCloseTo(125_000);
+      // 44,000 fans ahead would buy far more than the 500 seats left: one poll a minute, not two.
+      expect(pollAfterMs(44_000, 5)).toBe(30_000);
+      expect(waitingPollAfterMs(44_000, 45_000, early)).toBe(SALE_END_MAX_WAIT_MS);
+      // Never longer than half the admission TTL, never shorter than the fan's own pace.
+      expect(waitingPollAfterMs(44_000, 45_000, { ...early, admissionTtlMs: 40_000 })).toBe(30_000);
+      // A view published before the TTL was in it: the fan keeps its own pace.
+      expect(waitingPollAfterMs(44_000, 45_000, { ...early, admissionTtlMs: undefined })).toBe(30_000);
+      // 100 fans ahead buy about 80 seats of the 500: that fan keeps its own pace.
+      expect(waitingPollAfterMs(100, 700, early)).toBe(pollAfterMs(100, 5));
     });
 
     it('keeps a near fan on its own pace and a small crowd within the shortest spread', () => {

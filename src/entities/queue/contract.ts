@@ -89,6 +89,8 @@ export interface QueueView {
   closed?: QueueClosed;
   /** Fans admitted per second over the last 30 s (paces the polls). */
   admitRatePerSec?: number;
+  /** How long an admission lasts (views published before it was added lack it). */
+  admissionTtlMs?: number;
   /** Epoch ms when the sale opened, and when the last seat sold. */
   openedAt?: number;
   soldOutAt?: number;
@@ -291,6 +293,19 @@ export const SALE_END_MIN_SPREAD_MS = 4_000;
 /** Purchase outcomes needed before their success share is trusted; until then most purchases succeed. */
 const OUTCOMES_TRUSTED = 20;
 const DEFAULT_SUCCESS_SHARE = 0.8;
+/**
+ * A fan is far back when the fans ahead of it would buy this many times the seats left: it gets in only
+ * if most of their purchases fail. Such a fan may sleep until the sale's expected end, up to
+ * SALE_END_MAX_WAIT_MS, rather than poll every 30 s for a place it will almost surely not get.
+ */
+const FAR_BACK_MARGIN = 2;
+/**
+ * The longest a far-back fan is asked to wait, and never more than half the event's admission TTL, so an
+ * admission that comes after all is not missed.
+ */
+export const SALE_END_MAX_WAIT_MS = 60_000;
+
+type SaleView = Pick<QueueView, 'capacity' | 'sold' | 'admitRatePerSec' | 'outcomes' | 'closed'>;
 
 /**
  * When the sale is expected to end, in ms from now: the seats not sold yet over the rate they are selling
@@ -298,40 +313,44 @@ const DEFAULT_SUCCESS_SHARE = 0.8;
  * purchase that fails frees its seat again, admissions run out unused, and both make the real end later.
  * Undefined without an admission rate, or once the queue closed.
  */
-export function saleEndsInMs(
-  view: Pick<QueueView, 'capacity' | 'sold' | 'admitRatePerSec' | 'outcomes' | 'closed'>,
-): number | undefined {
+export function saleEndsInMs(view: SaleView): number | undefined {
+  return saleEnd(view)?.endsInMs;
+}
+
+function saleEnd(view: SaleView): { endsInMs: number; success: number; unsold: number } | undefined {
   const rate = view.admitRatePerSec ?? 0;
   if (view.closed || rate <= 0) return undefined;
   const { completed, failed, cancelled } = view.outcomes;
   const ended = completed + failed + cancelled;
-  const success = ended >= OUTCOMES_TRUSTED ? completed / ended : DEFAULT_SUCCESS_SHARE;
+  const success = Math.max(0.05, ended >= OUTCOMES_TRUSTED ? completed / ended : DEFAULT_SUCCESS_SHARE);
   const unsold = Math.max(0, view.capacity - view.sold);
-  return (unsold / (rate * Math.max(0.05, success))) * 1_000;
+  return { endsInMs: (unsold / (rate * success)) * 1_000, success, unsold };
 }
 
 /**
- * A waiting fan's next poll: its wait (`pollAfterMs`), but no later than the sale's expected end plus the
- * fan's own slot in a spread, so a fan far back hears of a sell-out soon after it happens instead of up to
- * 30 s later. The slot is fixed by the fan's place; the spread is as long as the waiting crowd needs to
- * stay within SALE_END_POLLS_PER_SEC, and at least SALE_END_MIN_SPREAD_MS. A poll before the end gets a new
- * estimate and its slot again.
+ * A waiting fan's next poll, knowing when the sale should end. At most its own pace (`pollAfterMs`), and
+ * no later than the expected end plus the fan's slot in a spread, so a fan hears of a sell-out soon after
+ * it happens instead of up to 30 s later. A far-back fan (FAR_BACK_MARGIN) sleeps until the expected end
+ * and its slot, up to SALE_END_MAX_WAIT_MS, instead of every 30 s: the crowd's polls leave the CPU to the
+ * purchases. The slot is fixed by the fan's place; the spread is as long as the waiting crowd needs to
+ * stay within SALE_END_POLLS_PER_SEC, and at least SALE_END_MIN_SPREAD_MS. A poll before the end gets a
+ * new estimate and its slot again.
  */
 export function waitingPollAfterMs(
   ahead: number,
   place: number,
-  view: Pick<
-    QueueView,
-    'capacity' | 'sold' | 'admitRatePerSec' | 'outcomes' | 'closed' | 'joined' | 'admittedThrough'
-  >,
+  view: SaleView & Pick<QueueView, 'joined' | 'admittedThrough' | 'admissionTtlMs'>,
 ): number {
   const wait = pollAfterMs(ahead, view.admitRatePerSec);
-  const endsIn = saleEndsInMs(view);
-  if (endsIn === undefined) return wait;
+  const end = saleEnd(view);
+  if (!end) return wait;
   const waiting = Math.max(0, view.joined - view.admittedThrough);
   const spread = Math.max(SALE_END_MIN_SPREAD_MS, (waiting / SALE_END_POLLS_PER_SEC) * 1_000);
-  const atEnd = endsIn + (mix32(place) % Math.round(spread));
-  return Math.round(Math.min(wait, Math.max(1_000, atEnd)));
+  const atEnd = end.endsInMs + (mix32(place) % Math.round(spread));
+  const farBack = ahead * end.success > FAR_BACK_MARGIN * end.unsold;
+  const longest = Math.min(SALE_END_MAX_WAIT_MS, (view.admissionTtlMs ?? 0) / 2);
+  const latest = farBack ? Math.max(wait, longest) : wait;
+  return Math.round(Math.min(latest, Math.max(1_000, atEnd)));
 }
 /** The window over which the admission rate is measured. */
 export const ADMIT_RATE_WINDOW_MS = 30_000;

@@ -369,6 +369,7 @@ export class QueueState {
       maxActivePurchases: this.settings.maxActivePurchases,
       sold: this.s.sold,
       capacity: this.settings.capacity,
+      admissionTtlMs: this.settings.admissionTtlMs,
       outcomes: { ...this.s.outcomes },
       expired: this.s.expired,
       batches: this.s.batches,
