@@ -210,6 +210,30 @@ describe('queue state', () => {
     expect(queue.view()).toMatchObject({ admittedThrough: 9, active: 9 });
   });
 
+  it('gives the slot of a fan who walked away to the next fan, within twice the slots, in runs with the rule', () => {
+    const rule = settings({ maxActivePurchases: 2, goneFansFreeSlots: true });
+    const queue = new QueueState(rule, undefined, key);
+    queue.join(fans(1, 10), T0, seed);
+    expect(queue.view().admittedThrough).toBe(2);
+    queue.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1);
+    // Fan 2 never starts buying: 20 s on, its slot goes to fan 3 (it keeps its admission until expiry).
+    queue.expireDue(T0 + LIKELY_GONE_MS);
+    expect(queue.view()).toMatchObject({ admittedThrough: 3, active: 3 });
+    // Fan 3 walks away too: fan 4 gets in, and then the bound of twice the slots holds.
+    queue.expireDue(T0 + 2 * LIKELY_GONE_MS);
+    expect(queue.view()).toMatchObject({ admittedThrough: 4, active: 4 });
+    queue.expireDue(T0 + 3 * LIKELY_GONE_MS);
+    expect(queue.view()).toMatchObject({ admittedThrough: 4, active: 4 });
+    // A fan who came back still buys with its admission.
+    expect(queue.claimAdmissions(['fan-2'], T0 + 3 * LIKELY_GONE_MS)[0]).toMatchObject({ position: 2 });
+    // A run from before the rule keeps the walked-away fan's slot taken.
+    const old = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
+    old.join(fans(1, 10), T0, seed);
+    old.admissionUsed({ position: 1, fanId: 'fan-1' }, T0 + 1);
+    old.expireDue(T0 + LIKELY_GONE_MS);
+    expect(old.view()).toMatchObject({ admittedThrough: 2, active: 2 });
+  });
+
   it('takes no new fans once the event closes', () => {
     const queue = new QueueState(settings(), undefined, key);
     queue.join(['a'], T0, seed);

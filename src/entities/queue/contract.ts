@@ -44,6 +44,11 @@ export interface QueueSettings {
   maxFans?: number;
   /** Epoch ms when the sale opens; arrivals before it wait in the shuffled pre-queue. */
   opensAt?: number;
+  /**
+   * Set by the entity for its runs (never in an event's input): an admitted fan who probably walked away
+   * gives its slot under maxActivePurchases back. Runs started before the rule keep the slot taken.
+   */
+  goneFansFreeSlots?: boolean;
 }
 
 export type QueueClosed = 'sold-out' | 'closed';

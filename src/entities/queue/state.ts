@@ -67,15 +67,21 @@ const noOutcomes = (): Record<PurchaseOutcome, number> => ({ completed: 0, faile
 const OVERBOOKING = 1.25;
 /**
  * An admitted fan who has not started buying this long after admission probably walked away: it keeps its
- * admission (and its slot under maxActivePurchases) but no longer stands for one of the unsold seats.
+ * admission until it expires, but no longer stands for one of the unsold seats, nor (goneFansFreeSlots) for
+ * one of the purchases the path can take at once.
  */
 export const LIKELY_GONE_MS = 20_000;
+/** With gone fans' slots given back, at most this many times maxActivePurchases hold an admission at once. */
+const ADMITTED_AT_ONCE = 2;
 
 /**
- * How many more fans may be admitted now: admitted-but-unfinished fans stay under `maxActivePurchases`,
- * and near the end the fans engaged in buying (purchasing, or admitted moments ago) stay under the unsold
- * seats plus a quarter. Admitting more would only start purchases bound to fail with SOLD_OUT; counting
- * fans who walked away would leave seats unsold until their admissions lapse.
+ * How many more fans may be admitted now. The fans engaged in buying (purchasing, or admitted moments ago)
+ * stay under `maxActivePurchases`, the pace the purchase path can take, and near the end under the unsold
+ * seats plus a quarter: admitting more would only start purchases bound to fail with SOLD_OUT. A fan who
+ * walked away neither loads the purchase path nor buys a seat: counting it held a slot for its whole
+ * admission TTL (in a 50,000-fan drop, 5 % of admitted fans walking away for 120 s each idled about a
+ * quarter of the slots). Runs from before that rule count every admitted fan under maxActivePurchases;
+ * with it, every admission still counts under twice that, so a crowd that comes back stays bounded.
  */
 export function admissionRoom(
   settings: QueueSettings,
@@ -90,7 +96,12 @@ export function admissionRoom(
     if (entry.state === 'purchasing' || now < admittedAt(settings, entry) + LIKELY_GONE_MS) engaged++;
   }
   const seatRoom = Math.ceil((settings.capacity - sold) * OVERBOOKING) - engaged;
-  return Math.min(settings.maxActivePurchases - size, seatRoom);
+  if (!settings.goneFansFreeSlots) return Math.min(settings.maxActivePurchases - size, seatRoom);
+  return Math.min(
+    settings.maxActivePurchases - engaged,
+    ADMITTED_AT_ONCE * settings.maxActivePurchases - size,
+    seatRoom,
+  );
 }
 
 const admittedAt = (settings: QueueSettings, entry: ActiveAdmission): number =>

@@ -10,6 +10,7 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
+  patched,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -45,6 +46,9 @@ const { projectQueue } = proxyLocalActivities<QueueActivities>({
 /** Expiry timers fire on whole seconds, so a stream of admissions arms at most one timer a second. */
 const TIMER_GRANULARITY_MS = 1_000;
 
+/** Admitted fans who walked away give their slot back (see admissionRoom). */
+const GONE_FANS_FREE_SLOTS_PATCH = 'gone-fans-free-slots';
+
 const random32 = (): number => Math.floor(Math.random() * 2 ** 32);
 
 function invalid(message: string): never {
@@ -58,7 +62,10 @@ export async function queueEntity(
 ): Promise<QueueView> {
   const { settings } = input;
   const fresh = { key: (): [number, number] => [random32(), random32()], now: Date.now() };
-  const queue = new QueueState(settings, input.snapshot, fresh, order, prequeue);
+  // A run started before the rule replays with the old one; every run after a deploy (a new queue, or a
+  // continued one) gets the new rule.
+  const rules = { ...settings, goneFansFreeSlots: patched(GONE_FANS_FREE_SLOTS_PATCH) };
+  const queue = new QueueState(rules, input.snapshot, fresh, order, prequeue);
   // Every run publishes its view at once (a continued run also what its predecessor had not published).
   let published = -1;
   let unpublished: AdmissionRange[] = [...(input.snapshot?.unpublished ?? [])];
