@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { startNodeService, type Service } from '../../tools/dev/services';
-import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import { bestAvailable } from '../../src/cache/best-available';
+import { holdSeatUpdate, seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import { purchaseWorkflowId } from '../../src/sagas/purchase/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
 import {
@@ -100,5 +102,40 @@ it('a worker killed right after a best-available hold: the purchase keeps that s
   );
   expect(seats.filter((s) => s.status === 'sold').map((s) => s.seatId)).toEqual([done.seatId]);
   expect(seats.filter((s) => s.status === 'held')).toEqual([]);
+  expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
+});
+
+it('a first task lost after its hold, with a seat taken then and free on the retry, leaves no hold behind', async () => {
+  // The retry holds the API's candidates again in order: the first one, taken by another hold when the
+  // lost task tried it, has come free, so the retry stops there. The lost task's hold on the second one
+  // must not stay behind until its TTL.
+  for (const worker of workers) await worker.stop();
+  const helper = await startWorker('crash-worker-5');
+  const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 2 });
+  const fanId = uniqueId('fan');
+  const purchaseId = purchaseWorkflowId(eventId, fanId);
+  const [event, seats] = await Promise.all([stack.cache.getEvent(eventId), stack.cache.getSeats(eventId)]);
+  const [first, second] = bestAvailable(event, seats, purchaseId);
+  // Another purchase holds the first candidate for 15 s, out of the cache's sight (it projects nothing).
+  const blockedUntil = Date.now() + 15_000;
+  await stack.client.workflow.getHandle(seatWorkflowId(eventId, first)).executeUpdate(holdSeatUpdate, {
+    args: [{ holdId: 'blocker', purchaseId: 'blocker', ttlMs: 15_000, callerProjects: true }],
+  });
+  await helper.stop();
+
+  const crashing = await startWorker('crash-worker-6', { TICKETDROP_FAULT_CRASH_AFTER_HOLD: 'true' });
+  const started = await startPurchase(stack, eventId, { fanId });
+  expect(started.statusCode).toBe(202);
+  await crashing.exited; // it held the second candidate, then killed itself before its task completed
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, blockedUntil - Date.now()) + 500));
+
+  await startWorker('crash-worker-7');
+  const done = await finalStatus(stack, started, 90_000);
+  expect(done).toMatchObject({ state: 'completed', seatId: first });
+  const other = await eventually(async () => {
+    const view = await stack.client.workflow.getHandle(seatWorkflowId(eventId, second)).query(seatStateQuery);
+    return view.status === 'available' ? view : undefined;
+  }, 20_000);
+  expect(other.status).toBe('available');
   expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
 });

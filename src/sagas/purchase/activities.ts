@@ -39,7 +39,7 @@ import {
   type PaymentGateway,
 } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
-import { QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
+import { holdIdOf, QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
 
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
 const CHARGE_HEARTBEAT_MS = 200;
@@ -193,7 +193,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       ttlMs: number;
     }): Promise<Hold> {
       const { eventId, purchaseId, seatId, ttlMs } = input;
-      const holdId = `${purchaseId}:${seatId}`;
+      const holdId = holdIdOf(purchaseId, seatId);
       const view = await seatUpdate(
         deps,
         eventId,

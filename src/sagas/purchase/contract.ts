@@ -35,6 +35,9 @@ export const confirmationIdOf = (purchaseId: string): string =>
 export const confirmationWorkflowId = (eventId: string, fanId: string): string =>
   confirmationIdOf(purchaseWorkflowId(eventId, fanId));
 
+/** The hold a purchase places on a seat: the same for every attempt, so a retried hold finds its own. */
+export const holdIdOf = (purchaseId: string, seatId: string): string => `${purchaseId}:${seatId}`;
+
 /** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
 export const BEST_AVAILABLE_TRIES = 8;
 export const BEST_AVAILABLE_ROUNDS = 3;

@@ -13,6 +13,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -28,6 +29,7 @@ import {
   cancelPurchaseUpdate,
   CONFIRMATION_WORKFLOW_TYPE,
   confirmationIdOf,
+  holdIdOf,
   purchaseStatusQuery,
   TERMINAL_STATES,
   type ChannelResult,
@@ -70,6 +72,11 @@ const messenger = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', maximumInterval: '5s' },
 });
+
+/** The purchase waits for its confirmation child to end (runs from before it return at the child's start). */
+const AWAIT_CONFIRMATION_PATCH = 'await-confirmation';
+/** A retried first task releases the candidates its lost attempt may have held (see releaseLostHolds). */
+const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
 
 /** Maps whatever ended the saga to the contract's failure vocabulary. */
 function toFailure(err: unknown): PurchaseFailure {
@@ -127,7 +134,7 @@ function admissionReporter(input: PurchaseInput): {
  * the changed cache and leave the first hold behind. So the pick is an activity (its result is history
  * before the workflow goes on), not a local one (whose result is history only once its task completes).
  */
-async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold> {
+async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstTask: boolean): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
   if (input.seatId) {
     claiming();
@@ -141,10 +148,12 @@ async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold
         ? input.candidates
         : await picker.pickSeats({ eventId, purchaseId, exclude: tried });
     claiming();
-    for (const seatId of picked) {
+    for (const [i, seatId] of picked.entries()) {
       tried.push(seatId);
       try {
-        return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+        const hold = await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+        if (round === 0 && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
+        return hold;
       } catch (err) {
         if (isCancellation(err) || toFailure(err).code !== FailureCode.SEAT_TAKEN) throw err;
       }
@@ -157,7 +166,32 @@ async function reserve(input: PurchaseInput, claiming: () => void): Promise<Hold
   });
 }
 
+/**
+ * A first workflow task lost after it had sent holds (a worker killed, or starved past the task's timeout)
+ * takes its local activities' answers with it. Its retry holds the API's candidates again in order, and
+ * finds its own hold where it gets that far (same hold id); but a candidate that was taken the first time
+ * may be free now, and the retry then stops short of a seat the lost task held. So a retried first task
+ * releases its hold on every candidate after the one it held (a seat it does not hold refuses the release
+ * in its validator, writing nothing).
+ */
+async function releaseLostHolds(input: PurchaseInput, after: string[]): Promise<void> {
+  if (after.length === 0 || !patched(RELEASE_LOST_HOLDS_PATCH)) return;
+  const { eventId, purchaseId } = input;
+  await Promise.all(
+    after.map((seatId) =>
+      undo.releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId) }).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+      }),
+    ),
+  );
+}
+
+/** History events before a run's first workflow task runs: started, task scheduled, task started. */
+const FIRST_TASK_EVENTS = 3;
+
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
+  // More events than a first task starts with: an earlier attempt at it was lost.
+  const retriedFirstTask = workflowInfo().historyLength > FIRST_TASK_EVENTS;
   const { purchaseId, eventId, fanId } = input;
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
@@ -226,7 +260,9 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
-      const hold = await CancellationScope.nonCancellable(() => reserve(input, () => void queue.use()));
+      const hold = await CancellationScope.nonCancellable(() =>
+        reserve(input, () => void queue.use(), retriedFirstTask),
+      );
       compensations.push({
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
@@ -293,13 +329,21 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       notify: input.notify,
     },
   ];
-  await startChild(CONFIRMATION_WORKFLOW_TYPE, {
+  const confirming = await startChild(CONFIRMATION_WORKFLOW_TYPE, {
     workflowId: confirmationIdOf(purchaseId),
     args,
     // The confirmation outlives the purchase: its failures show in its own result, never in the purchase.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],
   });
+  // Waits for the confirmation (it takes moments, and its end usually lands in the same task as its
+  // start): a child that ends after its parent closed makes the server load the closed parent from the
+  // store to tell it. The fan already has its ticket, and the confirmation's outcome stays its own.
+  if (patched(AWAIT_CONFIRMATION_PATCH)) {
+    await confirming.result().catch((err: unknown) => {
+      log.warn('confirmation ended without its result', { purchaseId, err });
+    });
+  }
   return status;
 }
 
