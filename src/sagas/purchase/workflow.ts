@@ -73,8 +73,6 @@ const messenger = proxyLocalActivities<PurchaseActivities>({
   retry: { initialInterval: '200ms', maximumInterval: '5s' },
 });
 
-/** The purchase waits for its confirmation child to end (runs from before it return at the child's start). */
-const AWAIT_CONFIRMATION_PATCH = 'await-confirmation';
 /** A retried first task releases the candidates its lost attempt may have held (see releaseLostHolds). */
 const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
 
@@ -329,21 +327,15 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       notify: input.notify,
     },
   ];
-  const confirming = await startChild(CONFIRMATION_WORKFLOW_TYPE, {
+  await startChild(CONFIRMATION_WORKFLOW_TYPE, {
     workflowId: confirmationIdOf(purchaseId),
     args,
     // The confirmation outlives the purchase: its failures show in its own result, never in the purchase.
+    // Waiting for it to end instead saved the server a load of the closed parent when the child ended,
+    // but cost the purchase another workflow task (docs/BENCHMARKS.md): not kept.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: [{ key: EVENT_ID_SEARCH_ATTRIBUTE, value: eventId }],
   });
-  // Waits for the confirmation (it takes moments, and its end usually lands in the same task as its
-  // start): a child that ends after its parent closed makes the server load the closed parent from the
-  // store to tell it. The fan already has its ticket, and the confirmation's outcome stays its own.
-  if (patched(AWAIT_CONFIRMATION_PATCH)) {
-    await confirming.result().catch((err: unknown) => {
-      log.warn('confirmation ended without its result', { purchaseId, err });
-    });
-  }
   return status;
 }
 
