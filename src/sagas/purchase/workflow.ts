@@ -124,8 +124,9 @@ function admissionReporter(input: PurchaseInput): {
 
 /**
  * Holds the asked seat, or the best available one. The candidates are picked once and recorded (by the API
- * in the input, or by a pick activity), then held one by one: a hold retried after a lost answer goes to the same seat under the same Update id and finds
- * its own hold, instead of leaving it behind on a seat nobody buys until its TTL runs out.
+ * in the input, or by a pick activity), then held one by one: a hold retried after a lost answer goes to
+ * the same seat under the same Update id and finds its own hold, instead of leaving it behind on a seat
+ * nobody buys until its TTL runs out.
  *
  * The pick must be history before any seat is touched: a workflow task lost after a hold (a worker
  * killed, a task timed out on a starved worker) would otherwise pick again on retry, get other seats from
@@ -141,16 +142,17 @@ async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstT
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
     // The first round the API picked, when it had a seat map: no pick activity, no task to wait for it.
-    const picked =
-      round === 0 && input.candidates?.length
-        ? input.candidates
-        : await picker.pickSeats({ eventId, purchaseId, exclude: tried });
+    const fromInput = round === 0 && Boolean(input.candidates?.length);
+    const picked = fromInput
+      ? input.candidates!
+      : await picker.pickSeats({ eventId, purchaseId, exclude: tried });
     claiming();
     for (const [i, seatId] of picked.entries()) {
       tried.push(seatId);
       try {
         const hold = await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
-        if (round === 0 && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
+        // Held in the first task: a lost earlier attempt at it may have held a later candidate.
+        if (fromInput && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
         return hold;
       } catch (err) {
         if (isCancellation(err) || toFailure(err).code !== FailureCode.SEAT_TAKEN) throw err;
