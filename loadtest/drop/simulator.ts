@@ -259,7 +259,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     try {
       return await call();
     } finally {
-      histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      recordMs(histogram, performance.now() - t0);
     }
   };
 

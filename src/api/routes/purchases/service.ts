@@ -16,7 +16,7 @@ import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
 import type { QueueCache } from '../../../cache/queue-cache';
 import { bestAvailable } from '../../../cache/best-available';
-import type { SeatCache } from '../../../cache/seat-cache';
+import type { CachedEvent, SeatCache } from '../../../cache/seat-cache';
 import type { PurchaseConfig } from '../../../config';
 import {
   EVENT_ID_SEARCH_ATTRIBUTE,
@@ -168,7 +168,7 @@ export class PurchaseService {
     };
     if (admission) input.admission = { position: admission.position, claimed: true };
     if (!body.seatId) {
-      const candidates = await this.candidates(eventId, purchaseId);
+      const candidates = await this.candidates(event, purchaseId);
       if (candidates.length > 0) input.candidates = candidates;
     }
     try {
@@ -202,13 +202,10 @@ export class PurchaseService {
    * holds a seat instead of waiting for a pick activity. None when the cache has no seat map (the saga
    * then picks itself, after rebuilding it).
    */
-  private async candidates(eventId: string, purchaseId: string): Promise<string[]> {
+  private async candidates(event: CachedEvent, purchaseId: string): Promise<string[]> {
     try {
-      const [event, seats] = await Promise.all([
-        this.seatCache.getEvent(eventId),
-        this.seatCache.getSeats(eventId),
-      ]);
-      return event && seats.size > 0 ? bestAvailable(event, seats, purchaseId) : [];
+      const seats = await this.seatCache.getSeats(event.definition.eventId);
+      return seats.size > 0 ? bestAvailable(event, seats, purchaseId) : [];
     } catch {
       return [];
     }
