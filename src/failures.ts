@@ -43,4 +43,6 @@ export function isFailureCode(value: unknown): value is FailureCode {
 export interface Failure {
   code: FailureCode;
   message: string;
+  /** What a caller needs beyond the code, carried as the failure's details (TICKET_USED: `usedAt`). */
+  details?: Record<string, unknown>;
 }

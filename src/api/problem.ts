@@ -7,6 +7,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureCode, isFailureCode } from '../failures';
@@ -104,7 +105,7 @@ export function problemFromTemporal(err: unknown): HttpProblem | undefined {
     const { type, message } = err.cause;
     if (isFailureCode(type)) return new HttpProblem(type, message);
   }
-  if (err instanceof ServiceError) {
+  if (err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
     return new HttpProblem(FailureCode.UNAVAILABLE, 'the workflow service is unavailable; retry shortly');
   }
   return undefined;

@@ -20,7 +20,11 @@ import {
 /** How many command outcomes are remembered (and carried through continue-as-new) for idempotency. */
 export const RECENT_OUTCOMES = 64;
 
-const fail = (code: FailureCode, message: string): Failure => ({ code, message });
+const fail = (code: FailureCode, message: string, details?: Failure['details']): Failure => ({
+  code,
+  message,
+  ...(details && { details }),
+});
 
 export class SeatState {
   private readonly s: SeatSnapshot;
@@ -152,6 +156,7 @@ export class SeatState {
       return fail(
         FailureCode.TICKET_USED,
         `ticket ${cmd.ticketId} was already used at ${new Date(sale.usedAt).toISOString()}`,
+        { usedAt: sale.usedAt },
       );
     }
     return undefined;

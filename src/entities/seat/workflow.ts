@@ -41,7 +41,12 @@ const { projectSeat } = proxyLocalActivities<SeatActivities>({
 
 function rejectIf(failure: Failure | undefined): void {
   if (failure)
-    throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: failure.code,
+      message: failure.message,
+      nonRetryable: true,
+      details: failure.details && [failure.details],
+    });
 }
 
 export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {

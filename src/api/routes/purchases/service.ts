@@ -3,10 +3,13 @@
  * read-side cache (long-polling it), cancel through the saga's Update, and verify ticket QR codes.
  */
 import {
+  ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -53,9 +56,25 @@ const POLL_INTERVAL_MS = 100;
 const SOLD_OUT_CHECK_CONCURRENCY = 50;
 const SOLD_OUT_RECHECK_MS = 1_000;
 const CANCEL_DEADLINE_MS = 30_000;
-const REDEEM_DEADLINE_MS = 10_000;
+/**
+ * A gate's scan has its answer within this, however many times it is sent. A seat's new run can wait
+ * 10 s for its first workflow task when an Update raced its continue-as-new (the task sits on the old
+ * worker's sticky queue until its schedule-to-start timeout), so the budget outlasts that.
+ */
+const REDEEM_DEADLINE_MS = 15_000;
+/** One send of a scan: an Update the closing run dropped is sent again after this. */
+const REDEEM_ATTEMPT_MS = 2_500;
 /** Scans sent again while a seat's run is between runs (continue-as-new). */
 const REDEEM_ATTEMPTS = 7;
+
+/** When a refused scan's ticket was first used, as the seat's refusal carries it (older seats: undefined). */
+function usedAtOf(err: unknown): number | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure))
+    return undefined;
+  const [details] = err.cause.details ?? [];
+  const usedAt = (details as { usedAt?: unknown } | undefined)?.usedAt;
+  return typeof usedAt === 'number' ? usedAt : undefined;
+}
 
 /** A purchase as the fan asking for it names it: the id, and the (event, fan) pair it must belong to. */
 interface PurchaseRef {
@@ -312,10 +331,11 @@ export class PurchaseService {
         (d) => d.status.name === 'RUNNING',
         () => undefined,
       );
+    const giveUpAt = Date.now() + REDEEM_DEADLINE_MS;
     try {
       const use = await backOff(
         () =>
-          this.client.withDeadline(Date.now() + REDEEM_DEADLINE_MS, () =>
+          this.client.withDeadline(Math.min(giveUpAt, Date.now() + REDEEM_ATTEMPT_MS), () =>
             executeUpdate(handle, redeemTicketUpdate, {
               args: [{ ticketId: ticket.ticketId, scanId }],
               updateId: `redeem:${scanId}`,
@@ -326,15 +346,18 @@ export class PurchaseService {
           numOfAttempts: REDEEM_ATTEMPTS,
           startingDelay: 50,
           maxDelay: 1_000,
-          // A run that continued as new under the Update also reads as not found: send it to the new run.
-          retry: async (err: unknown) => err instanceof WorkflowNotFoundError && (await running()) === true,
+          // A run that continued as new under the Update reads as not found, or (an Update the closing run
+          // dropped) never answers: send it again, same update id, to reach the new run.
+          retry: async (err: unknown) =>
+            (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError && Date.now() < giveUpAt) ||
+            (err instanceof WorkflowNotFoundError && (await running()) === true),
         },
       );
       return { ...ticket, usedAt: new Date(use.usedAt).toISOString() };
     } catch (err) {
       const problem = problemFromTemporal(err);
       if (problem?.code === FailureCode.TICKET_USED) {
-        const { usedAt } = await handle.query(seatTicketQuery);
+        const usedAt = usedAtOf(err) ?? (await handle.query(seatTicketQuery)).usedAt;
         throw new HttpProblem(FailureCode.TICKET_USED, problem.detail, {
           extra: usedAt === undefined ? {} : { usedAt: new Date(usedAt).toISOString() },
         });
