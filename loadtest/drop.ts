@@ -323,7 +323,7 @@ async function publish(reports: DropReport[]): Promise<void> {
   const summary = [
     '# The drop: latest published run',
     '',
-    `\`npm run drop -- --runs ${reports.length} --publish\`: ${reports.length} runs of ${last.fans} fans for ${last.seats} seats in a ${last.options.windowSec} s window against \`npm start\`'s stack, everything on one machine (${last.machine}), load generator included. Medians first (each run in brackets), then the last run in full. How to read it: README, "The drop". Where the time goes, and the ceiling that stops the missed targets: [BENCHMARKS.md](BENCHMARKS.md#the-drop-where-the-time-goes).`,
+    `\`npm run drop -- --runs ${reports.length} --publish\`: ${reports.length} runs of ${last.fans} fans for ${last.seats} seats in a ${last.options.windowSec} s window against \`npm start\`'s stack, everything on one machine (${last.machine}), load generator included. Medians first (each run in brackets), then the last run in full. How to read it: README, "The drop". Where the time goes, and the ceiling that stops the missed targets: [BENCHMARKS.md](BENCHMARKS.md#the-drop-where-the-time-goes); what was tried for the lean targets, kept or not, with its figures: [the lean purchase](BENCHMARKS.md#the-lean-purchase-first-steps-fewer-tasks-per-ticket-polls-that-know-the-sales-end).`,
     '',
     '| figure | median | runs |',
     '|---|---:|---|',

@@ -76,6 +76,22 @@ function storeStops(r: DropReport): string | undefined {
   return `the Temporal store, busy in both: ${drop.inFlight} calls in flight on average in the drop and ${probe.inFlight} in the probe (the dev server has one SQLite connection: above 1, calls wait for it); a purchase took ${drop.msPerUnit} ms of its time and a probe ${probe.msPerUnit} ms (where: the store table above)`;
 }
 
+/**
+ * What the store calls per purchase come to at the fixed reference's cost per workflow task: the floor
+ * this run's shape sets, however lean each task is.
+ */
+function storeCallsStops(r: DropReport): string | undefined {
+  const reference = r.reference?.store;
+  const cost = r.costPerTicket;
+  const purchases = r.latencyMs.purchase.count;
+  if (!reference || !cost || !r.reference?.workflowTasksPerProbe || purchases === 0 || r.sold === 0) {
+    return undefined;
+  }
+  const perTask = reference.callsPerUnit / r.reference.workflowTasksPerProbe;
+  const tasksPerPurchase = (cost.workflowTasks * r.sold) / purchases;
+  return `the store's cost of a workflow task: the fixed reference (${r.reference.workflowTasksPerProbe} workflow tasks, one activity, one local activity) took ${reference.callsPerUnit} store calls, ${round(perTask)} a task; this run's ${round(tasksPerPurchase)} workflow tasks per purchase (all workflows, ${purchases} purchases for ${r.sold} tickets) at that cost come to ${Math.round(perTask * tasksPerPurchase)} calls, and ${LEAN_STORE_CALLS_PER_PURCHASE} calls leave room for ${round(LEAN_STORE_CALLS_PER_PURCHASE / perTask)} tasks`;
+}
+
 const TARGETS: Target[] = [
   {
     target: '0 oversold, 0 double-sold',
@@ -131,6 +147,7 @@ const TARGETS: Target[] = [
     target: `Temporal store calls per purchase ≤ ${LEAN_STORE_CALLS_PER_PURCHASE}`,
     met: (r) => r.store?.callsPerUnit !== undefined && r.store.callsPerUnit <= LEAN_STORE_CALLS_PER_PURCHASE,
     field: 'store.callsPerUnit',
+    stoppedBy: storeCallsStops,
   },
   {
     target: `workflow tasks per ticket ≤ ${LEAN_WORKFLOW_TASKS_PER_TICKET}`,

@@ -43,7 +43,16 @@ function report(overrides: Partial<DropReport> = {}): DropReport {
       fraction: 0.48,
       store: { callsPerUnit: 66, inFlight: 2, msPerUnit: 160 },
     },
+    reference: {
+      probesPerSec: 28,
+      eventsPerProbe: 12,
+      workflowTasksPerProbe: 2,
+      inFlight: 100,
+      fraction: 0.21,
+      store: { callsPerUnit: 19, inFlight: 2.4, msPerUnit: 100 },
+    },
     store: { callsPerUnit: 60, inFlight: 1.9, msPerUnit: 330 },
+    sold: 500,
     costPerTicket: {
       workflowTasks: 11.1,
       newRuns: 3.4,
@@ -99,6 +108,13 @@ describe('the drop report’s targets', () => {
     expect(why['purchases/s ≥ 70 % of the ceiling']).toContain(
       'a purchase took 330 ms of its time and a probe 160 ms',
     );
+    // 11.1 tasks per ticket over 600 purchases for 500 tickets: 9.25 a purchase, at 9.5 calls a task.
+    expect(why['Temporal store calls per purchase ≤ 30']).toContain(
+      "took 19 store calls, 9.5 a task; this run's 9.3 workflow tasks per purchase",
+    );
+    expect(why['Temporal store calls per purchase ≤ 30']).toContain(
+      'come to 88 calls, and 30 calls leave room for 3.2 tasks',
+    );
   });
 
   it('blames nothing the run’s figures do not show', () => {
@@ -121,6 +137,7 @@ describe('the drop report’s targets', () => {
   it('claims no cause the run did not measure, and renders reports older than the store split', () => {
     const old = report({
       ceiling: undefined,
+      reference: undefined,
       store: { callsPerUnit: 60, inFlight: 1.9 },
       crowdCpuPercent: undefined,
     });
@@ -128,6 +145,7 @@ describe('the drop report’s targets', () => {
     expect(why['join p99 ≤ 100 ms']).toBeUndefined();
     expect(why['sold out ≤ 20 s after opening']).toBeUndefined();
     expect(why['purchases/s ≥ 70 % of the ceiling']).toBeUndefined();
+    expect(why['Temporal store calls per purchase ≤ 30']).toBeUndefined();
     const markdown = renderMarkdown(old);
     expect(markdown).toContain('| Temporal store calls per purchase (the drop) | 60 (1.9 calls in flight');
     expect(markdown).not.toContain('| store calls |');
