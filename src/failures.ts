@@ -14,6 +14,8 @@ export const FailureCode = {
   SEAT_SOLD: 'SEAT_SOLD',
   NOT_HOLDER: 'NOT_HOLDER',
   HOLD_EXPIRED: 'HOLD_EXPIRED',
+  /** A hold that reached its seat after its sender stopped waiting for it, or after it was released. */
+  HOLD_LATE: 'HOLD_LATE',
   SOLD_OUT: 'SOLD_OUT',
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   PAYMENT_TIMEOUT: 'PAYMENT_TIMEOUT',

@@ -3,7 +3,13 @@
  * worker, dev server and Redis.
  */
 import { confirmationWorkflowId, purchaseWorkflowId } from '../../src/sagas/purchase/contract';
-import { rolloverSeatSignal, seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import {
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  rolloverSeatSignal,
+  seatStateQuery,
+  seatWorkflowId,
+} from '../../src/entities/seat/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
 import { FaultSwitch } from '../../tools/faults/faults';
@@ -134,6 +140,30 @@ describe('purchase saga', () => {
     expect(byStatus('sold')).toEqual([got.seatId, 'A5'].sort());
     expect(byStatus('held')).toEqual([]);
     expect(byStatus('available')).toHaveLength(3);
+  });
+
+  it('a hold delivered after its purchase moved on never takes the seat', async () => {
+    const eventId = await createTestEvent(stack);
+    // Another purchase holds A2 while this fan's first hold on it is held up on its way for 3 s.
+    const other = stack.client.workflow.getHandle(seatWorkflowId(eventId, 'A2'));
+    await other.executeUpdate(holdSeatUpdate, {
+      args: [{ holdId: 'other-hold', purchaseId: 'other', ttlMs: 60_000 }],
+    });
+    await setKnobs(faults, { lateHold: { seatId: 'A2', delayMs: 3_000 } });
+    const late = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
+    // The retry got the seat's answer: taken. The purchase is over, with nothing of its own to release.
+    expect(await finalStatus(stack, late)).toMatchObject({
+      state: 'failed',
+      failure: { code: 'SEAT_TAKEN' },
+    });
+    await other.executeUpdate(releaseSeatUpdate, { args: [{ holdId: 'other-hold' }] });
+    expect((await seatState(eventId, 'A2')).status).toBe('available');
+
+    // The first hold arrives after the seat came free: refused, so the seat stays on sale.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect((await seatState(eventId, 'A2')).status).toBe('available');
+    const taken = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
+    expect(await finalStatus(stack, taken)).toMatchObject({ state: 'completed', seatId: 'A2' });
   });
 
   it('two fans claim the same seat at the same moment: one completes, the other fails SEAT_TAKEN', async () => {

@@ -56,6 +56,43 @@ describe('seat state machine', () => {
     expect(seat.view().version).toBe(1);
   });
 
+  it('refuses a hold that arrives after its sender stopped waiting, with HOLD_LATE', () => {
+    const seat = new SeatState('A1');
+    expect(seat.checkHold({ ...hold('h1'), deadline: T0 - 1 }, T0)?.code).toBe('HOLD_LATE');
+    expect(seat.checkHold({ ...hold('h1'), deadline: T0 }, T0)).toBeUndefined();
+    expect(seat.view().version).toBe(0);
+  });
+
+  it('keeps a tombstone for a hold it never had, and refuses that hold should it arrive', () => {
+    const seat = new SeatState('A1');
+    expect(seat.checkRelease({ holdId: 'h1' })?.code).toBe('NOT_HOLDER');
+    expect(seat.checkRelease({ holdId: 'h1', tombstone: true })).toBeUndefined();
+    expect(seat.release({ holdId: 'h1', tombstone: true })).toEqual({
+      seatId: 'A1',
+      status: 'available',
+      version: 0,
+    });
+    expect(seat.checkHold(hold('h1'), T0)?.code).toBe('HOLD_LATE');
+    // Another purchase's hold is untouched by it, and a tombstone never releases someone else's hold.
+    expect(seat.checkHold(hold('h2'), T0)).toBeUndefined();
+    seat.hold(hold('h2'), T0);
+    seat.release({ holdId: 'h3', tombstone: true });
+    expect(seat.view()).toMatchObject({ status: 'held', version: 1 });
+  });
+
+  it('releases a hold it has when asked by tombstone, and still refuses to release a sale', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    expect(seat.release({ holdId: 'h1', tombstone: true })).toMatchObject({
+      status: 'available',
+      version: 2,
+    });
+    expect(seat.checkHold(hold('h1'), T0 + 1)?.code).toBe('HOLD_LATE');
+    seat.hold(hold('h2'), T0 + 1);
+    seat.confirm({ holdId: 'h2', ticketId: 't2' });
+    expect(seat.checkRelease({ holdId: 'h2', tombstone: true })?.code).toBe('SEAT_SOLD');
+  });
+
   it('refuses to release a sold seat', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);

@@ -26,6 +26,13 @@ export interface Faults {
    * cannot reach another worker.
    */
   crashAfterHold: boolean;
+  /**
+   * The first attempt of a hold on this seat is delivered late: the attempt fails at once (no answer, as a
+   * timed-out call), and its Update reaches the seat `delayMs` later, sent as it was (a request held up in
+   * the network arrives with its whole deadline ahead of it). The purchase's retry meanwhile gets the
+   * seat's answer and may move on.
+   */
+  lateHold?: { seatId: string; delayMs: number };
 }
 
 const FaultsEnv = Type.Object({
@@ -68,8 +75,14 @@ class SeatHoldFaults implements ActivityInboundCallsInterceptor {
     input: ActivityExecuteInput,
     next: Next<ActivityInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
-    const result = await next(input);
     const { activityType, attempt } = this.ctx.info;
+    const late = activityType === HOLD_ACTIVITY ? this.faults.current().lateHold : undefined;
+    const { seatId } = (input.args[0] ?? {}) as { seatId?: string };
+    if (late && attempt === 1 && seatId === late.seatId) {
+      setTimeout(() => void next(input).catch(() => undefined), late.delayMs);
+      throw new Error(`fault injected: the hold on seat ${seatId} is delivered ${late.delayMs} ms late`);
+    }
+    const result = await next(input);
     if (activityType !== HOLD_ACTIVITY) return result;
     const faults = this.faults.current();
     if (faults.crashAfterHold) process.kill(process.pid, 'SIGKILL');

@@ -67,6 +67,11 @@ export interface HoldSeatInput extends CallerProjects {
   holdId: string;
   purchaseId: string;
   ttlMs: number;
+  /**
+   * Epoch ms until which the sender waits for the answer. A hold that reaches the seat later is refused
+   * HOLD_LATE: its sender may have moved on, and nobody would release it (older senders: no deadline).
+   */
+  deadline?: number;
 }
 export interface ConfirmSeatInput extends CallerProjects {
   holdId: string;
@@ -74,6 +79,12 @@ export interface ConfirmSeatInput extends CallerProjects {
 }
 export interface ReleaseSeatInput extends CallerProjects {
   holdId: string;
+  /**
+   * The sender does not know whether its hold reached the seat (an answer lost, a send that may still
+   * be on its way): release it if it is there, and refuse it should it arrive later. Accepted also when
+   * the seat does not hold it.
+   */
+  tombstone?: boolean;
 }
 
 /** A gate scanned the ticket: the first scan of a ticket admits its holder, later ones are refused. */

@@ -63,9 +63,22 @@ export class SeatState {
   }
 
   checkHold(cmd: HoldSeatInput, now: number): Failure | undefined {
+    // Released (or tombstoned) first: a hold arriving after its release must never take the seat again.
+    if (this.recall(`release:${cmd.holdId}`)) {
+      return fail(
+        FailureCode.HOLD_LATE,
+        `hold ${cmd.holdId} on seat ${this.seatId} was released before it arrived`,
+      );
+    }
     if (this.recall(`hold:${cmd.holdId}`)) return undefined;
     if (!cmd.holdId || !cmd.purchaseId)
       return fail(FailureCode.VALIDATION, 'holdId and purchaseId are required');
+    if (cmd.deadline !== undefined && now > cmd.deadline) {
+      return fail(
+        FailureCode.HOLD_LATE,
+        `hold ${cmd.holdId} reached seat ${this.seatId} ${now - cmd.deadline} ms after its sender stopped waiting`,
+      );
+    }
     if (!Number.isInteger(cmd.ttlMs) || cmd.ttlMs < MIN_HOLD_TTL_MS || cmd.ttlMs > MAX_HOLD_TTL_MS) {
       return fail(
         FailureCode.VALIDATION,
@@ -123,10 +136,15 @@ export class SeatState {
         `seat ${this.seatId} was sold under hold ${key}; it cannot be released`,
       );
     }
+    if (cmd.tombstone) return undefined;
     return fail(FailureCode.NOT_HOLDER, `hold ${key} does not hold seat ${this.seatId}`);
   }
 
-  /** Releasing a hold that already lapsed is a success: the seat is free either way. */
+  /**
+   * Releasing a hold that already lapsed is a success: the seat is free either way. A release of a hold
+   * the seat does not hold (a tombstone, or a lapsed hold) is remembered, so the hold is refused should it
+   * arrive later.
+   */
   release(cmd: ReleaseSeatInput): SeatView {
     const known = this.recall(`release:${cmd.holdId}`);
     if (known) return known;

@@ -17,6 +17,7 @@ import {
   releaseSeatUpdate,
   seatWorkflowId,
   type CallerProjects,
+  type ReleaseSeatInput,
   type SeatView,
 } from '../../entities/seat/contract';
 import {
@@ -42,6 +43,8 @@ import type { ProviderStore } from '../../providers/store';
 import { holdIdOf, QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
 
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
+/** A seat's answers that refuse a hold: the purchase moves on to another seat. */
+const REFUSED_HOLD = new Set<string>([FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE]);
 const CHARGE_HEARTBEAT_MS = 200;
 /** How long a purchase end waits for others to share its signal to the waiting room. */
 const FINISHED_LINGER_MS = 10;
@@ -145,6 +148,8 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     const { event, seats } = await seatMap(eventId);
     return bestAvailable(event, seats, purchaseId, exclude);
   };
+  const tombstone = (eventId: string, seatId: string, holdId: string) =>
+    seatUpdate(deps, eventId, seatId, releaseSeatUpdate, { holdId, tombstone: true }, `release:${holdId}`);
   const soldOut = (eventId: string, tried: number) =>
     nonRetryable(
       FailureCode.SOLD_OUT,
@@ -185,7 +190,12 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       return picked;
     },
 
-    /** Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. */
+    /**
+     * Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. The hold says
+     * until when this attempt waits for it; one that arrives later is refused (HOLD_LATE). A retry refused
+     * the seat leaves a tombstone: an earlier attempt's send may still be on its way, and the purchase is
+     * moving on, so that hold must be refused should it arrive.
+     */
     async reserveSeat(input: {
       eventId: string;
       purchaseId: string;
@@ -194,26 +204,34 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     }): Promise<Hold> {
       const { eventId, purchaseId, seatId, ttlMs } = input;
       const holdId = holdIdOf(purchaseId, seatId);
-      const view = await seatUpdate(
-        deps,
-        eventId,
-        seatId,
-        holdSeatUpdate,
-        { holdId, purchaseId, ttlMs },
-        `hold:${holdId}`,
-      );
-      return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
+      const deadline = Date.now() + SEAT_UPDATE_DEADLINE_MS;
+      try {
+        const view = await seatUpdate(
+          deps,
+          eventId,
+          seatId,
+          holdSeatUpdate,
+          { holdId, purchaseId, ttlMs, deadline },
+          `hold:${holdId}`,
+        );
+        return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
+      } catch (err) {
+        const refused = err instanceof ApplicationFailure && REFUSED_HOLD.has(err.type ?? '');
+        if (refused && Context.current().info.attempt > 1) await tombstone(eventId, seatId, holdId);
+        throw err;
+      }
     },
 
-    async releaseSeat(input: { eventId: string; seatId: string; holdId: string }): Promise<void> {
-      await seatUpdate(
-        deps,
-        input.eventId,
-        input.seatId,
-        releaseSeatUpdate,
-        { holdId: input.holdId },
-        `release:${input.holdId}`,
-      );
+    /** Releases a hold; `tombstone`: also when the seat does not hold it, refusing it should it arrive. */
+    async releaseSeat(input: {
+      eventId: string;
+      seatId: string;
+      holdId: string;
+      tombstone?: boolean;
+    }): Promise<void> {
+      const { eventId, seatId, holdId } = input;
+      const arg: ReleaseSeatInput = input.tombstone ? { holdId, tombstone: true } : { holdId };
+      await seatUpdate(deps, eventId, seatId, releaseSeatUpdate, arg, `release:${holdId}`);
     },
 
     async confirmSeat(input: {

@@ -75,6 +75,38 @@ const messenger = proxyLocalActivities<PurchaseActivities>({
 
 /** A retried first task releases the candidates its lost attempt may have held (see releaseLostHolds). */
 const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
+/** A hold with no answer leaves a tombstone on its seat before the purchase gives up (see holdOrTombstone). */
+const TOMBSTONE_UNANSWERED_HOLDS_PATCH = 'tombstone-unanswered-holds';
+
+/** A seat's answers that refuse a hold for good: a best-available purchase tries its next candidate. */
+const REFUSED_HOLD: readonly FailureCode[] = [FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE];
+
+/** Whether an error is the seat's (or the contract's) final answer, as opposed to no answer at all. */
+const answered = (err: unknown): boolean => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && isFailureCode(cause.type);
+};
+
+/**
+ * Holds a seat. A hold that got no answer after every attempt (timeouts, a server away) may still reach
+ * the seat later, when nobody would release it: before the purchase gives up, it leaves a tombstone there
+ * (release it if it is there, refuse it should it arrive).
+ */
+async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Hold> {
+  const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
+  try {
+    return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+  } catch (err) {
+    if (!isCancellation(err) && !answered(err) && patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH)) {
+      await undo
+        .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
+        .catch((releaseErr: unknown) => {
+          if (isCancellation(releaseErr)) throw releaseErr;
+        });
+    }
+    throw err;
+  }
+}
 
 /** Maps whatever ended the saga to the contract's failure vocabulary. */
 function toFailure(err: unknown): PurchaseFailure {
@@ -134,10 +166,10 @@ function admissionReporter(input: PurchaseInput): {
  * before the workflow goes on), not a local one (whose result is history only once its task completes).
  */
 async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstTask: boolean): Promise<Hold> {
-  const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
+  const { eventId, purchaseId } = input;
   if (input.seatId) {
     claiming();
-    return seats.reserveSeat({ eventId, purchaseId, seatId: input.seatId, ttlMs });
+    return holdOrTombstone(input, input.seatId);
   }
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
@@ -150,12 +182,12 @@ async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstT
     for (const [i, seatId] of picked.entries()) {
       tried.push(seatId);
       try {
-        const hold = await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+        const hold = await holdOrTombstone(input, seatId);
         // Held in the first task: a lost earlier attempt at it may have held a later candidate.
         if (fromInput && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
         return hold;
       } catch (err) {
-        if (isCancellation(err) || toFailure(err).code !== FailureCode.SEAT_TAKEN) throw err;
+        if (isCancellation(err) || !REFUSED_HOLD.includes(toFailure(err).code)) throw err;
       }
     }
   }
@@ -171,17 +203,19 @@ async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstT
  * takes its local activities' answers with it. Its retry holds the API's candidates again in order, and
  * finds its own hold where it gets that far (same hold id); but a candidate that was taken the first time
  * may be free now, and the retry then stops short of a seat the lost task held. So a retried first task
- * releases its hold on every candidate after the one it held (a seat it does not hold refuses the release
- * in its validator, writing nothing).
+ * releases its hold on every candidate after the one it held, as a tombstone: a seat it does not hold
+ * remembers the release, and refuses the lost attempt's hold should it still be on its way.
  */
 async function releaseLostHolds(input: PurchaseInput, after: string[]): Promise<void> {
   if (after.length === 0 || !patched(RELEASE_LOST_HOLDS_PATCH)) return;
   const { eventId, purchaseId } = input;
   await Promise.all(
     after.map((seatId) =>
-      undo.releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId) }).catch((err: unknown) => {
-        if (isCancellation(err)) throw err;
-      }),
+      undo
+        .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
+        .catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+        }),
     ),
   );
 }
