@@ -2,13 +2,21 @@
 import closeWithGrace from 'close-with-grace';
 import { createRedis } from '../cache/redis';
 import { describeConfig, loadConfig } from '../config';
-import { connectClient } from '../temporal/connection';
+import { connectGuardedClient } from '../temporal/connection';
 import { buildApp } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const temporal = await connectClient(config.temporal);
   const redis = createRedis(config.redis);
+  // A change of the server's health, in the app's log once it exists (the first probe is a second away).
+  let log = (line: string): void => console.log(line);
+  const { client: temporal, health } = connectGuardedClient(config.temporal, {}, (available) =>
+    log(
+      available
+        ? 'the Temporal server answers again'
+        : 'the Temporal server does not answer; refusing calls with 503',
+    ),
+  );
   const app = await buildApp({
     temporal,
     redis,
@@ -26,12 +34,14 @@ async function main(): Promise<void> {
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
     requestLogging: process.env.TICKETDROP_REQUEST_LOG !== 'off',
   });
+  log = (line) => app.log.warn(line);
   app.log.info({ config: describeConfig(config) }, 'starting');
 
   // Requests in flight are answered, then Temporal and Redis are closed; a close stuck past 10 s exits.
   closeWithGrace({ delay: 10_000, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error');
     else app.log.info({ signal }, 'shutting down');
+    health.stop();
     await app.close();
   });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from '../config';
+import { TemporalHealth, type TemporalHealthOptions } from './health';
 
 /** TLS settings for a remote cluster or Temporal Cloud; none for the local dev server. */
 function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
@@ -36,4 +37,27 @@ export function connectNative(config: TemporalConfig): Promise<NativeConnection>
     tls: tlsOptions(config),
     apiKey: config.apiKey,
   });
+}
+
+/**
+ * The API's client. It connects lazily, so the API starts (and answers 503) while the server is away, and
+ * it refuses calls at once while its health probe finds the server down (src/temporal/health.ts).
+ */
+export function connectGuardedClient(
+  config: TemporalConfig,
+  healthOptions: TemporalHealthOptions = {},
+  onChange?: (available: boolean) => void,
+): { client: Client; health: TemporalHealth } {
+  const connection = Connection.lazy({
+    address: config.address,
+    tls: tlsOptions(config),
+    apiKey: config.apiKey,
+  });
+  const health = new TemporalHealth(connection, healthOptions, onChange).start();
+  const client = new Client({
+    connection,
+    namespace: config.namespace,
+    interceptors: { workflow: [health.interceptor()] },
+  });
+  return { client, health };
 }

@@ -8,7 +8,7 @@ import { SeatCache } from '../../src/cache/seat-cache';
 import { loadConfig, loadFanIdentityConfig, type Config } from '../../src/config';
 import { issuerFor, mintFanToken, type MintOptions } from '../../tools/dev/fan-issuer';
 import { ProviderStore, SETTING_REFRESH_MS, type SharedSetting } from '../../src/providers/store';
-import { connectClient } from '../../src/temporal/connection';
+import { connectClient, connectGuardedClient } from '../../src/temporal/connection';
 
 export interface Stack {
   config: Config;
@@ -38,11 +38,20 @@ export function appOptions(
   };
 }
 
-/** Clients and an in-process API; `taskQueue` lets a test run workflows on a worker of its own. */
-export async function openStack(options: { taskQueue?: string } = {}): Promise<Stack> {
+/**
+ * Clients and an in-process API; `taskQueue` lets a test run workflows on a worker of its own.
+ * `temporalAddress`: the API on a Temporal server of the test's own, through the production API's guarded
+ * client (src/api/server.ts), so the test can stop that server under it.
+ */
+export async function openStack(
+  options: { taskQueue?: string; temporalAddress?: string } = {},
+): Promise<Stack> {
   const config = loadConfig();
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
-  const client = await connectClient(config.temporal);
+  const guarded = options.temporalAddress
+    ? connectGuardedClient({ ...config.temporal, address: options.temporalAddress })
+    : undefined;
+  const client = guarded?.client ?? (await connectClient(config.temporal));
   const redis = createRedis(config.redis);
   let app: FastifyInstance;
   try {
@@ -50,6 +59,7 @@ export async function openStack(options: { taskQueue?: string } = {}): Promise<S
     app = await buildApp(appOptions({ config, client, redis }, { taskQueue }));
     await app.ready();
   } catch (err) {
+    guarded?.health.stop();
     redis.disconnect();
     await client.connection.close();
     throw err;
@@ -61,6 +71,7 @@ export async function openStack(options: { taskQueue?: string } = {}): Promise<S
     cache: new SeatCache(redis),
     app,
     async close() {
+      guarded?.health.stop();
       await app.close();
       redis.disconnect();
       await client.connection.close();
