@@ -1,23 +1,22 @@
 /**
  * `npm start`: provisions the tools, starts the Temporal dev server (state in .data/temporal.sqlite, web
  * UI on), Redis, the worker and the API on loopback, creates the demo event `concert-1`, and prints where
- * everything is. Ctrl-C stops everything it started, in reverse order.
+ * everything is. A service that exits on its own is started again (tools/dev/supervisor.ts); Ctrl-C stops
+ * everything it started, in reverse order.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import closeWithGrace from 'close-with-grace';
 import { devFanIdentityEnv } from './fan-issuer';
-import { DATA_DIR, writeStackFile } from './local-stack-file';
+import { DATA_DIR, writeStackFile, type LocalStackFile } from './local-stack-file';
 import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
-import {
-  HOST,
-  portOrFree,
-  startNodeService,
-  startRedisServer,
-  startTemporalDevServer,
-  type Service,
-} from './services';
+import { HOST, portOrFree, startNodeService, startRedisServer, startTemporalDevServer } from './services';
+import { Supervisor } from './supervisor';
+
+/** How long an orderly stop may take before every service is killed. */
+const STOP_GRACE_MS = 30_000;
+/** A signal repeated within this is the same stop (relayed), not a second Ctrl-C. */
+const REPEATED_SIGNAL_MS = 2_000;
 
 /** The worker's V8 old-space limit under `npm start` (MiB); 0 leaves V8's default. */
 const WORKER_MAX_OLD_SPACE_MB = 768;
@@ -87,30 +86,48 @@ async function createDemoEvent(apiUrl: string, adminToken: string): Promise<stri
 async function main(): Promise<void> {
   ensureDir(DATA_DIR);
   const logs = ensureDir(path.join(DATA_DIR, 'logs'));
-  const started: Service[] = [];
   let stopping = false;
+  let stack: LocalStackFile | undefined;
+  const supervisor = new Supervisor({
+    // Tools find the processes in .data/stack.json (the drop watches their memory, a chaos plan kills them).
+    onRestart: () => stack && writeStackFile({ ...stack, pids: supervisor.pids() }),
+    onGiveUp: (name) => {
+      console.error(`${name} keeps crashing; stopping the stack (logs in ${logs})`);
+      void stopAll(1);
+    },
+  });
   const stopChildren = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     console.log('\nStopping…');
-    for (const service of started.reverse()) await service.stop();
+    await supervisor.stop();
     console.log('Stopped.');
   };
-  // Ctrl-C or a signal: every service stopped, newest first (30 s at most, then the process exits anyway).
-  closeWithGrace({ delay: 30_000 }, () => stopChildren());
   const stopAll = async (code: number): Promise<never> => {
+    // 30 s at most for an orderly stop; then every service is killed, none left behind.
+    setTimeout(() => {
+      console.error('the stop took over 30 s: killing every service');
+      supervisor.kill();
+      process.exit(1);
+    }, STOP_GRACE_MS).unref();
     await stopChildren();
     process.exit(code);
   };
-  const track = <S extends Service>(service: S): S => {
-    started.push(service);
-    void service.exited.then((code) => {
-      if (stopping) return; // Ctrl-C reaches every child too: exiting now is expected
-      console.error(`${service.name} exited unexpectedly (code ${code}); see ${logs}`);
-      void stopAll(1);
-    });
-    return service;
+  // Ctrl-C or a signal: every service stopped, newest first. The same signal often arrives twice (tsx
+  // relays the one it got to this process, which may have had it already): a repeat within a moment is
+  // the same stop. A later one means "now": every service is killed at once.
+  let firstSignalAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
+      void stopAll(0);
+    } else if (Date.now() - firstSignalAt > REPEATED_SIGNAL_MS) {
+      console.error(`${signal} again: killing every service now`);
+      supervisor.kill();
+      process.exit(1);
+    }
   };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
 
   try {
     const secrets = localSecrets();
@@ -130,16 +147,19 @@ async function main(): Promise<void> {
       const uiPort = await portOrFree(port + 1000);
       const metricsPort = await portOrFree(port + 2000);
       console.log(`Starting the Temporal dev server on ${HOST}:${port} (state in .data/temporal.sqlite)…`);
-      const temporal = track(
-        await startTemporalDevServer({
-          bin,
-          port,
-          uiPort,
-          metricsPort,
-          dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
-          logFile: path.join(logs, 'temporal.log'),
-        }),
-      );
+      // Restarted on the same ports and the same SQLite file: nothing acknowledged is lost.
+      const options = {
+        bin,
+        port,
+        uiPort,
+        metricsPort,
+        dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
+        logFile: path.join(logs, 'temporal.log'),
+      };
+      const temporal = await supervisor.add({
+        name: 'temporal',
+        start: () => startTemporalDevServer(options),
+      });
       env.TEMPORAL_ADDRESS = temporal.address;
       uiUrl = temporal.uiUrl ?? uiUrl;
       metricsUrl = temporal.metricsUrl;
@@ -150,7 +170,9 @@ async function main(): Promise<void> {
       const bin = ensureRedisServer();
       const port = await portOrFree(6379);
       console.log(`Starting Redis on ${HOST}:${port}…`);
-      const redis = track(await startRedisServer({ bin, port, logFile: path.join(logs, 'redis.log') }));
+      // Restarted empty on the same port: the cache is only a cache, and the worker rebuilds it.
+      const options = { bin, port, logFile: path.join(logs, 'redis.log') };
+      const redis = await supervisor.add({ name: 'redis', start: () => startRedisServer(options) });
       env.REDIS_URL = redis.url;
     }
 
@@ -159,7 +181,10 @@ async function main(): Promise<void> {
     // 50,000-fan drop (about 200 MiB less at no measurable cost in speed: docs/BENCHMARKS.md).
     const heapMb = Number(process.env.TICKETDROP_WORKER_MAX_OLD_SPACE_MB ?? WORKER_MAX_OLD_SPACE_MB);
     const nodeArgs = heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
-    track(await startNodeService('worker', 'src/worker.ts', /worker ready/, { env, nodeArgs }));
+    await supervisor.add({
+      name: 'worker',
+      start: () => startNodeService('worker', 'src/worker.ts', /worker ready/, { env, nodeArgs }),
+    });
     const apiPort = process.env.TICKETDROP_API_PORT
       ? Number(process.env.TICKETDROP_API_PORT)
       : await portOrFree(3000);
@@ -169,23 +194,27 @@ async function main(): Promise<void> {
     // so the per-address limits count fans as a real deployment behind its proxy would. Only loopback is
     // trusted; a deployment sets its own proxies (docs/SECURITY.md).
     env.TICKETDROP_TRUST_PROXY = env.TICKETDROP_TRUST_PROXY ?? '127.0.0.1';
-    track(
-      await startNodeService('api', 'src/api/server.ts', /Server listening/, {
-        env,
-        logFile: path.join(logs, 'api.log'),
-      }),
-    );
+    await supervisor.add({
+      name: 'api',
+      start: () =>
+        startNodeService('api', 'src/api/server.ts', /Server listening/, {
+          env,
+          logFile: path.join(logs, 'api.log'),
+        }),
+    });
+
     const apiUrl = `http://${env.TICKETDROP_API_HOST}:${apiPort}`;
 
-    writeStackFile({
+    stack = {
       temporalAddress: env.TEMPORAL_ADDRESS!,
       redisUrl: env.REDIS_URL!,
       apiUrl,
       temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
       temporalMetricsUrl: metricsUrl,
       providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
-      pids: Object.fromEntries(started.flatMap((s) => (s.child.pid ? [[s.name, s.child.pid]] : []))),
-    });
+      pids: supervisor.pids(),
+    };
+    writeStackFile(stack);
     const demo = await createDemoEvent(apiUrl, secrets.adminToken);
     console.log(`
 TicketDrop is up.
