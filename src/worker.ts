@@ -14,7 +14,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { rebuildAll } from './cache/rebuild';
+import { CacheKeeper } from './cache/keeper';
 import { createRedis, waitForRedis } from './cache/redis';
 import { SeatCache } from './cache/seat-cache';
 import { PurchaseCache } from './cache/purchase-cache';
@@ -115,16 +115,20 @@ export async function runWorker(options: { interceptors?: WorkerInterceptors } =
     `worker ready on task queues ${serves.map((o) => `"${o.taskQueue}"`).join(' and ')} at ${temporal.address}`,
   );
 
-  // The cache is rebuilt once per stack: by the process that runs the seats and purchases.
-  if (config.roles.includes('main'))
+  // The processes that run the seats and purchases keep the cache whole: rebuilt at the first start of a
+  // stack, and again whenever Redis lost it (one rebuild at a time across them: src/cache/keeper.ts).
+  const keeper = config.roles.includes('main')
+    ? new CacheKeeper(redis, { client, cache, queueCache, purchaseCache })
+    : undefined;
+  if (keeper)
     waitForRedis(redis)
-      .then(() => rebuildAll({ client, cache, queueCache, purchaseCache }))
-      .then(({ events, seats }) => console.log(`cache rebuilt: ${events} events, ${seats} seats`))
-      .catch((err: unknown) => console.warn(`cache rebuild skipped: ${(err as Error).message}`));
+      .then(() => keeper.start())
+      .catch((err: unknown) => console.warn(`cache keeper not started: ${(err as Error).message}`));
 
   try {
     await running;
   } finally {
+    keeper?.stop();
     store.close();
     redis.disconnect();
     await client.connection.close();

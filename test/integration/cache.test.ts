@@ -15,6 +15,7 @@ import {
 } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
 import { PurchaseCache } from '../../src/cache/purchase-cache';
+import { EPOCH_KEY } from '../../src/cache/keeper';
 import {
   adminHeaders,
   createTestEvent,
@@ -146,6 +147,43 @@ describe('read-side cache', () => {
     expect(await purchases.get(eventId, 'ada')).toBeUndefined();
     await rebuildEvent({ client: stack.client, cache: stack.cache, purchaseCache: purchases }, eventId);
     expect(await purchases.get(eventId, 'ada')).toMatchObject({ state: 'completed', seatId: 'A2' });
+  });
+
+  it('rebuilds itself after a flush, with no request to trigger it: seats, counts, purchases, failures', async () => {
+    const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 4 });
+    const bought = await startPurchase(stack, eventId, { fanId: 'kept', seatId: 'A1' });
+    const declined = await startPurchase(stack, eventId, {
+      fanId: 'declined',
+      seatId: 'A2',
+      paymentToken: 'tok_declined',
+    });
+    expect((await finalStatus(stack, bought)).state).toBe('completed');
+    expect((await finalStatus(stack, declined)).state).toBe('failed');
+    await seatHandle(eventId, 'A3').executeUpdate(holdSeatUpdate, {
+      args: [{ holdId: 'kept-hold', purchaseId: 'p', ttlMs: 60_000 }],
+    });
+    const ids = seatIds(1, 4);
+    await expectConverged(eventId, ids);
+    const purchases = new PurchaseCache(stack.redis);
+    const failures = await purchases.failures(eventId);
+    expect(failures).toEqual([{ code: 'PAYMENT_DECLINED', count: 1 }]);
+    // The worker's keeper has written its epoch (at its start, or after an earlier test's flush).
+    await eventually(async () => (await stack.redis.get(EPOCH_KEY)) ?? undefined, 60_000, 'the epoch');
+
+    await stack.redis.flushall();
+    // No request reads the event: the worker notices the lost epoch and rebuilds from the entities.
+    await eventually(async () => (await stack.redis.get(EPOCH_KEY)) ?? undefined, 60_000, 'a rebuild');
+    await expectConverged(eventId, ids);
+    expect(await stack.cache.getEvent(eventId)).toMatchObject({
+      definition: { eventId, rows: 1, seatsPerRow: 4 },
+    });
+    expect(await stack.cache.getCounts(eventId)).toMatchObject({ sold: 1, held: 1, available: 2 });
+    expect(await purchases.get(eventId, 'kept')).toMatchObject({ state: 'completed', seatId: 'A1' });
+    expect(await purchases.get(eventId, 'declined')).toMatchObject({
+      state: 'failed',
+      failure: { code: 'PAYMENT_DECLINED' },
+    });
+    expect(await purchases.failures(eventId)).toEqual(failures);
   });
 
   it('answers reads with 503 UNAVAILABLE and Retry-After while Redis is unreachable', async () => {

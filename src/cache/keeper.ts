@@ -1,0 +1,126 @@
+/**
+ * Keeps the read-side cache whole without a human. A rebuild ends by writing an epoch key; a Redis that
+ * lost its data (restarted empty, FLUSHALL, a failover to an empty replica) has lost that key too. The
+ * keeper looks for it every few seconds and, when it is gone, rebuilds everything from the entities
+ * (seat maps, counters, waiting-room views, purchase states and failure counts), then writes a new epoch.
+ * One rebuild at a time across processes (a lock key that expires); a loss during a rebuild is caught
+ * by its pending mark vanishing too, and the rebuild runs again.
+ */
+import { randomBytes } from 'node:crypto';
+import { rebuildAll, type RebuildDeps } from './rebuild';
+import type { RedisClient } from './redis';
+
+/** One hash slot for the three keys (a Redis Cluster runs the commit script on one node). */
+export const EPOCH_KEY = 'td:{cache}:epoch';
+const PENDING_KEY = 'td:{cache}:rebuilding';
+const LOCK_MS = 120_000;
+
+/** Writes the epoch only if the rebuild's pending mark survived it (no loss while it ran). */
+const COMMIT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+/** Deletes the pending mark if it is still this rebuild's. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
+export interface KeeperOptions {
+  intervalMs?: number;
+  log?: (line: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RebuildOutcome {
+  events: number;
+  seats: number;
+  ms: number;
+  /** What started it: no epoch on start-up, or the epoch gone while running (a loss). */
+  reason: 'start' | 'lost';
+}
+
+export class CacheKeeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RebuildOutcome | undefined> | undefined;
+  private seenEpoch = false;
+  private readonly intervalMs: number;
+  private readonly log: NonNullable<KeeperOptions['log']>;
+  /** Every finished rebuild, for whoever watches (metrics, tests). */
+  readonly rebuilds: RebuildOutcome[] = [];
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly deps: RebuildDeps,
+    options: KeeperOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 2_000;
+    this.log = options.log ?? ((line) => console.log(line));
+  }
+
+  /** Checks now, then every `intervalMs` (the timer never keeps the process alive). */
+  start(): this {
+    void this.check();
+    this.timer ??= setInterval(() => void this.check(), this.intervalMs).unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One look: rebuilds when the epoch is gone. Never throws (an unreachable Redis is looked at again). */
+  check(): Promise<RebuildOutcome | undefined> {
+    this.running ??= this.checkOnce()
+      .catch((err: unknown) => {
+        this.log(`cache check failed: ${(err as Error).message}`);
+        return undefined;
+      })
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<RebuildOutcome | undefined> {
+    if (await this.redis.get(EPOCH_KEY)) {
+      this.seenEpoch = true;
+      return undefined;
+    }
+    const token = randomBytes(8).toString('hex');
+    // The pending mark doubles as the lock: another process rebuilding holds it.
+    const locked = await this.redis.set(PENDING_KEY, token, 'PX', LOCK_MS, 'NX');
+    if (locked !== 'OK') return undefined;
+    const reason = this.seenEpoch ? 'lost' : 'start';
+    if (reason === 'lost') this.log('cache lost (its epoch key is gone): rebuilding it from the entities');
+    const started = Date.now();
+    let rebuilt: { events: number; seats: number };
+    try {
+      rebuilt = await rebuildAll(this.deps);
+    } catch (err) {
+      // Free the mark at once (not after its expiry): the next look tries again.
+      await this.redis.eval(RELEASE, 1, PENDING_KEY, token).catch(() => undefined);
+      throw err;
+    }
+    const { events, seats } = rebuilt;
+    const ms = Date.now() - started;
+    const committed = await this.redis.eval(
+      COMMIT,
+      2,
+      PENDING_KEY,
+      EPOCH_KEY,
+      token,
+      `${Date.now()}|${token}`,
+    );
+    if (committed !== 1) {
+      this.log(`cache lost again while it was rebuilt (after ${ms} ms): rebuilding once more`);
+      return undefined; // the next look finds no epoch and starts over
+    }
+    this.seenEpoch = true;
+    const outcome: RebuildOutcome = { events, seats, ms, reason };
+    this.rebuilds.push(outcome);
+    this.log(`cache rebuilt in ${ms} ms (${reason}): ${events} events, ${seats} seats`, { ...outcome });
+    return outcome;
+  }
+}
