@@ -55,6 +55,8 @@ export interface AppOptions {
   /** The Temporal web UI the dashboard links seat entities to. */
   temporalUiUrl?: string;
   closeClients?: boolean;
+  /** With `closeClients`: awaited before the Temporal client is closed (the guarded client's calls). */
+  temporalSettled?: () => Promise<void>;
   logger?: FastifyServerOptions['logger'];
   /** Caps on open change streams and long-polls (defaults: DEFAULT_CAPS). */
   caps?: CapsOptions;
@@ -83,6 +85,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     redis: opts.redis,
     taskQueue: opts.taskQueue,
     closeClients: opts.closeClients ?? false,
+    temporalSettled: opts.temporalSettled,
   });
   await app.register(changeFeed);
   await app.register(auth, { adminToken: opts.adminToken, gateToken: opts.gateToken });

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     purchase: config.purchase,
     temporalUiUrl: config.temporalUiUrl,
     closeClients: true,
+    temporalSettled: () => health.settled(),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
     requestLogging: process.env.TICKETDROP_REQUEST_LOG !== 'off',
   });

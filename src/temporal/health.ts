@@ -29,9 +29,10 @@ export class TemporalHealth {
   private failingSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
-  /** Rejects when the server goes down: what calls in flight race against. */
+  /** Rejects when the server goes down: what the calls in flight race against. */
   private down: Promise<never> | undefined;
   private tripped: ((err: Error) => void) | undefined;
+  private readonly running = new Set<Promise<unknown>>();
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
   private readonly failuresToTrip: number;
@@ -98,8 +99,8 @@ export class TemporalHealth {
 
   /**
    * A call the API started before the server went: it would wait out its deadline (the client retries a
-   * gone server until then). It is answered as soon as the probe finds the server down. The call itself
-   * runs on; every call the API makes is safe to send again (ids, update ids).
+   * gone server until then). It is answered, refused, as soon as the probe finds the server down; the call
+   * itself runs on to its end (every call the API makes is safe to send again: workflow ids, update ids).
    */
   guard<T>(call: () => Promise<T>): Promise<T> {
     this.check();
@@ -107,7 +108,22 @@ export class TemporalHealth {
       this.down = new Promise<never>((_, reject) => (this.tripped = reject));
       this.down.catch(() => undefined); // a trip with no call in flight is no error
     }
-    return Promise.race([call(), this.down]);
+    const running = call();
+    this.running.add(running);
+    const forget = () => this.running.delete(running);
+    running.then(forget, forget);
+    return Promise.race([running, this.down]);
+  }
+
+  /**
+   * Waits (at most `maxMs`) for the calls still running after their callers were answered: the client
+   * must not be closed under them (a retry of a closed client's call throws where nobody catches it).
+   */
+  async settled(maxMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => (timer = setTimeout(resolve, maxMs)));
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    clearTimeout(timer);
   }
 
   /** A client interceptor that refuses every workflow call at once while the server is down. */

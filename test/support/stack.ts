@@ -73,6 +73,7 @@ export async function openStack(
     async close() {
       guarded?.health.stop();
       await app.close();
+      await guarded?.health.settled(30_000);
       redis.disconnect();
       await client.connection.close();
     },

@@ -23,6 +23,8 @@ export interface InfrastructureOptions {
   taskQueue: string;
   /** Close the clients with the app (the server owns them); tests that share clients pass false. */
   closeClients: boolean;
+  /** Awaited before the Temporal client is closed: calls still running under it end first. */
+  temporalSettled?: () => Promise<void>;
 }
 
 /** The Temporal client and Redis as typed decorators that close when the app closes. */
@@ -37,6 +39,7 @@ export default fp(
     if (opts.closeClients) {
       app.addHook('onClose', async () => {
         opts.redis.disconnect();
+        await opts.temporalSettled?.();
         await opts.temporal.connection.close();
       });
     }
