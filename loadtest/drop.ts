@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as prettier from 'prettier';
 import { SingleBar } from 'cli-progress';
-import { audit, auditCaches, formatAudit } from '../tools/audit/auditor';
+import { audit, auditAcknowledgedJoins, auditCaches, formatAudit } from '../tools/audit/auditor';
 import { createRedis, waitForRedis } from '../src/cache/redis';
 import { loadFanIdentityConfig, loadRedisConfig, loadTemporalConfig, loadWorkerConfig } from '../src/config';
 import { issuerFor } from '../tools/dev/fan-issuer';
@@ -43,7 +43,9 @@ import { renderMarkdown } from './drop/markdown';
 import { buildReport, type DropReport } from './drop/report';
 import { LOAD_GENERATOR, watchProcesses } from './drop/sampling';
 import { targetsMet } from './drop/targets';
-import { parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
+import { acknowledgedJoins, parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
+import { parseChaosPlan, runChaos, stackTargets, type FaultEvent } from './drop/chaos';
+import { Knobs } from '../src/providers/knobs';
 
 const CEILING_SECONDS = 15;
 
@@ -72,6 +74,7 @@ async function main(): Promise<number> {
       republish: { type: 'boolean', default: false },
       dashboard: { type: 'boolean', default: false },
       screenshot: { type: 'string' },
+      chaos: { type: 'string' },
     },
   });
   if (values.republish) {
@@ -100,6 +103,8 @@ async function main(): Promise<number> {
     (temporal.address === stack.temporalAddress ? stack.temporalMetricsUrl : undefined);
   const redis = createRedis(loadRedisConfig(env));
   const store = new ProviderStore(worker.providersDb);
+  const chaosPlan = values.chaos ? parseChaosPlan(values.chaos) : [];
+  const chaosTargets = stackTargets(redis, new Knobs(store));
   const reportsDir = path.join(ROOT, 'reports');
   mkdirSync(reportsDir, { recursive: true });
   const reports: DropReport[] = [];
@@ -147,22 +152,27 @@ async function main(): Promise<number> {
       const stopWatching = watchProcesses({ ...pids, [LOAD_GENERATOR]: process.pid });
       let dashboard: DashboardWatch | undefined;
       const browser = chromium;
+      let chaos: Promise<FaultEvent[]> | undefined;
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
         metricsUrl,
-        beforeCrowd: browser
-          ? async () => {
-              dashboard = await watchDashboard(browser, {
-                api,
-                eventId: options.eventId,
-                seats: options.seats,
-                screenshot:
-                  run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
-              });
-            }
-          : undefined,
+        beforeCrowd: async () => {
+          if (browser) {
+            dashboard = await watchDashboard(browser, {
+              api,
+              eventId: options.eventId,
+              seats: options.seats,
+              screenshot:
+                run === 1 && values.screenshot ? { path: values.screenshot, atSoldShare: 0.4 } : undefined,
+            });
+          }
+          // The faults count from the crowd's release, as the fans' arrivals do.
+          if (chaosPlan.length > 0)
+            chaos = runChaos(chaosPlan, chaosTargets, Date.now(), (line) => console.log(`\n  ${line}`));
+        },
       });
+      const faults = await chaos;
       const usage = stopWatching({
         from: result.openedAt,
         to: result.openedAt + options.windowSec * 1000,
@@ -186,6 +196,11 @@ async function main(): Promise<number> {
         },
         options.eventId,
       );
+      // What only the crowd knows: the places its joins were answered.
+      report.invariants.push(
+        await auditAcknowledgedJoins(client, options.eventId, acknowledgedJoins(result)),
+      );
+      report.ok = report.invariants.every((i) => i.ok);
       console.log(formatAudit(report));
       ok &&= report.ok;
       const queue = await client.workflow
@@ -223,6 +238,7 @@ async function main(): Promise<number> {
         ceiling: ceilings?.sameShape,
         reference: ceilings?.reference,
         store: storeFigures(result.store.before, result.store.after, report.figures.purchases),
+        ...(faults && { chaos: { plan: values.chaos!, faults } }),
       });
       reports.push(dropReport);
       const base = path.join(reportsDir, options.eventId);

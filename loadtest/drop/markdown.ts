@@ -1,4 +1,5 @@
 /** The drop report as Markdown: correctness first, then speed, where the time went, and the targets. */
+import type { ChaosFigures } from './chaos';
 import { coresOf, cpuTotal } from './figures';
 import type { CostPerTicket, DropReport, Percentiles } from './report';
 import { STORE_KINDS, type StoreFigures, type StoreKind } from './store';
@@ -101,6 +102,7 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
           .join(', ')})`,
     ),
     '',
+    ...chaosTable(report.chaos),
     '## Speed',
     '',
     '| figure | value |',
@@ -196,5 +198,25 @@ function costTable(cost: CostPerTicket | undefined): string[] {
       .sort((a, b) => b[1].workflowTasks - a[1].workflowTasks)
       .map(([type, c]) => `| ${type} | ${c.runs} | ${c.events} | ${c.workflowTasks} |`),
     `| all | ${cost.newRuns} | – | ${cost.workflowTasks} |`,
+  ];
+}
+
+const seconds = (ms: number | undefined): string => (ms === undefined ? '–' : (ms / 1000).toFixed(1));
+
+/** A chaos drop's faults: when, what, and how long until sales and the cache were back. */
+function chaosTable(chaos: ChaosFigures | undefined): string[] {
+  if (!chaos) return [];
+  return [
+    `## Chaos: \`${chaos.plan}\``,
+    '',
+    '| fault | at (s) | what it did | ended (s) | sales again after (s) | cache whole after (s) |',
+    '|---|---:|---|---:|---:|---:|',
+    ...chaos.faults.map(
+      (f) =>
+        `| ${f.kind} | ${seconds(f.atMs)} | ${f.error ? `failed: ${f.error}` : f.detail} | ${seconds(f.endMs)} | ${seconds(f.salesAgainAfterMs)} | ${seconds(f.cacheWholeAfterMs)} |`,
+    ),
+    '',
+    'Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again; – when the drop had sold out before it. Cache whole: until the worker had rebuilt it (a new epoch).',
+    '',
   ];
 }

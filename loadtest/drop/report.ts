@@ -4,6 +4,7 @@
  * sample the processes (sampling.ts), read the histories (history.ts), judge the targets (targets.ts) and
  * render it as Markdown (markdown.ts) and a chart (chart.ts).
  */
+import { chaosFigures, type ChaosFigures, type FaultEvent } from './chaos';
 import os from 'node:os';
 import type { AuditReport } from '../../tools/audit/auditor';
 import { round } from './figures';
@@ -94,6 +95,8 @@ export interface DropReport {
   store?: StoreFigures;
   audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
   samples: Sample[];
+  /** A chaos drop's faults and what each cost (drops without `--chaos` lack it). */
+  chaos?: ChaosFigures;
 }
 
 const percentiles = (h: DropResult['latency']['join']): Percentiles => ({
@@ -117,6 +120,7 @@ export function buildReport(input: {
   ceiling?: CeilingFigures;
   reference?: CeilingFigures;
   store?: StoreFigures;
+  chaos?: { plan: string; faults: FaultEvent[] };
 }): DropReport {
   const { options, result, audit } = input;
   const finals: Record<string, number> = {};
@@ -189,6 +193,9 @@ export function buildReport(input: {
       invariants: audit.invariants.map(({ name, ok, counts }) => ({ name, ok, counts })),
     },
     samples: result.samples,
+    ...(input.chaos && {
+      chaos: chaosFigures(input.chaos.plan, input.chaos.faults, result.samples, options.seats),
+    }),
   };
 }
 

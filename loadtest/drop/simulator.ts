@@ -61,6 +61,8 @@ export type FanFinal = 'done' | 'sold-out' | 'expired' | 'abandoned' | 'unanswer
 export interface FanRecord {
   fanId: string;
   position: number;
+  /** The place its acknowledged (2xx) join answered: the audit finds the fan there. */
+  joinedPosition?: number;
   arrivalMs: number;
   admittedMs?: number;
   final: FanFinal;
@@ -106,7 +108,27 @@ export interface DropResult {
 }
 
 const FINAL_QUEUE_STATES = ['done', 'expired', 'sold-out'];
-const RETRY_MS = 1_000;
+/** A fan's retries, as a real client's: exponential backoff with full jitter, or the server's Retry-After. */
+const RETRY_BASE_MS = 250;
+/** A queue answer without pollAfterMs: the fan looks again after this. */
+const DEFAULT_POLL_MS = 1_000;
+const RETRY_MAX_MS = 8_000;
+
+/** How long a fan waits before its `attempt`-th retry (0-based), honouring the answer's Retry-After. */
+export function retryDelayMs(
+  attempt: number,
+  retryAfterSec?: number,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterSec !== undefined && Number.isFinite(retryAfterSec) && retryAfterSec >= 0) {
+    // As asked, spread over a quarter second more so retries do not land together.
+    return retryAfterSec * 1000 + Math.floor(random() * 250);
+  }
+  return Math.floor(random() * Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt));
+}
+
+/** Answers a fan tries again: no answer at all, 5xx (503 OVERLOADED/UNAVAILABLE among them) and 429. */
+const retryable = (status: number): boolean => status === 0 || status === 429 || status >= 500;
 
 /** mulberry32: a small seeded PRNG, so a seed replays the same crowd. */
 export function seededRandom(seed: number): () => number {
@@ -165,7 +187,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     body?: unknown,
     token?: string,
     address?: string,
-  ): Promise<{ status: number; json: T }> => {
+  ): Promise<{ status: number; json: T; retryAfterSec?: number }> => {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
@@ -181,7 +203,9 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       });
       statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1;
       const json = (await response.body.json().catch(() => ({}))) as T;
-      return { status: response.statusCode, json };
+      const retryAfter = response.headers['retry-after'];
+      const retryAfterSec = typeof retryAfter === 'string' ? Number(retryAfter) : undefined;
+      return { status: response.statusCode, json, retryAfterSec };
     } catch {
       statuses.network = (statuses.network ?? 0) + 1;
       return { status: 0, json: {} as T };
@@ -285,7 +309,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       progress.answered++;
       return record;
     };
-    let joined: { status: number; json: QueueAnswer };
+    let joined: { status: number; json: QueueAnswer; retryAfterSec?: number };
     // Join latency runs from the fan's scheduled arrival: a late load generator counts against it too.
     const arrival = performance.now() - Math.max(0, Date.now() - (openedAt + plan.arrivalMs));
     const token = fanTokens.get(plan.fanId)!;
@@ -304,10 +328,14 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       }
       if (joined.status === 409 && joined.json.code === 'SOLD_OUT') return finish('sold-out');
       if (Date.now() > deadline) return record;
-      await pause(RETRY_MS); // 503 or a dropped connection: a fan tries again
+      // 503, 429 or a dropped connection: the fan tries again, as its browser would.
+      await pause(retryDelayMs(attempt, joined.retryAfterSec));
     }
     progress.joined++;
+    record.joinedPosition = joined.json.position;
     let answer = joined.json;
+    let failedQueuePolls = 0;
+    let lastRetryAfterSec: number | undefined;
     for (;;) {
       if (answer.position) record.position = answer.position;
       if (FINAL_QUEUE_STATES.includes(answer.state ?? '')) return finish(answer.state as FanFinal);
@@ -316,8 +344,8 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         progress.admitted++;
         if (plan.abandons) return finish('abandoned');
         const t0 = performance.now();
-        let started: { status: number; json: { purchaseId?: string; code?: string } };
-        for (;;) {
+        let started: { status: number; json: { purchaseId?: string; code?: string }; retryAfterSec?: number };
+        for (let attempt = 0; ; attempt++) {
           started = await http(
             'POST',
             `/events/${eventId}/purchases`,
@@ -325,12 +353,13 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
             token,
             plan.address,
           );
-          // 5xx or a dropped connection: the same request again is the same purchase.
-          if ((started.status !== 0 && started.status < 500) || Date.now() > deadline) break;
-          await pause(RETRY_MS);
+          // 5xx, 429 or a dropped connection: the same request again is the same purchase.
+          if (!retryable(started.status) || Date.now() > deadline) break;
+          await pause(retryDelayMs(attempt, started.retryAfterSec));
         }
         if (started.json.purchaseId) {
           let state: { state?: string; failure?: { code: string } } = {};
+          let failedPolls = 0;
           while (!['completed', 'failed', 'cancelled'].includes(state.state ?? '') && Date.now() < deadline) {
             const polled = await http<typeof state>(
               'GET',
@@ -339,8 +368,10 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
               token,
               plan.address,
             );
-            if (polled.status === 200) state = polled.json;
-            else await pause(RETRY_MS);
+            if (polled.status === 200) {
+              state = polled.json;
+              failedPolls = 0;
+            } else await pause(retryDelayMs(failedPolls++, polled.retryAfterSec));
           }
           latency.purchase.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
           record.purchaseState = state.state;
@@ -352,11 +383,21 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         record.failureCode = started.json.code;
       }
       if (Date.now() > deadline) return record;
-      await pause(answer.pollAfterMs || RETRY_MS);
+      await pause(
+        failedQueuePolls > 0
+          ? retryDelayMs(failedQueuePolls - 1, lastRetryAfterSec)
+          : answer.pollAfterMs || DEFAULT_POLL_MS,
+      );
       const polled = await timed(latency.poll, () =>
         http<QueueAnswer>('GET', `/events/${eventId}/queue/me`, undefined, token, plan.address),
       );
-      if (polled.status === 200) answer = polled.json;
+      if (polled.status === 200) {
+        answer = polled.json;
+        failedQueuePolls = 0;
+      } else {
+        failedQueuePolls++;
+        lastRetryAfterSec = polled.retryAfterSec;
+      }
     }
   };
 
@@ -384,4 +425,11 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
   await agent.close();
   const store = { before: storeBefore, after: await readStore(options.metricsUrl) };
   return { eventId, openedAt, seatsReadySec, fans, latency, crowdSentMs, statuses, samples, store };
+}
+
+/** The fans whose join the API acknowledged (2xx), with the place it answered. */
+export function acknowledgedJoins(result: Pick<DropResult, 'fans'>): { fanId: string; position: number }[] {
+  return result.fans.flatMap((f) =>
+    f.joinedPosition ? [{ fanId: f.fanId, position: f.joinedPosition }] : [],
+  );
 }

@@ -19,6 +19,7 @@ import {
 import {
   queueAdmissionLogQuery,
   queueSnapshotQuery,
+  queuePlacesQuery,
   queueWorkflowId,
   type AdmissionLogEntry,
   type QueueView,
@@ -265,4 +266,46 @@ export function formatAudit(report: AuditReport): string {
     for (const example of inv.examples) lines.push(`         - ${example}`);
   }
   return lines.join('\n');
+}
+
+/** Fans per places query: the answer stays small. */
+const PLACES_BATCH = 1_000;
+
+/**
+ * The chaos audit's join check: every fan that got a 2xx join is in the waiting room at the place that
+ * answer gave it (a join the API acknowledged and then lost, or a place that moved, is a violation).
+ */
+export async function auditAcknowledgedJoins(
+  client: Client,
+  eventId: string,
+  joins: { fanId: string; position: number }[],
+): Promise<Invariant> {
+  const handle = client.workflow.getHandle(queueWorkflowId(eventId));
+  const examples: string[] = [];
+  let missing = 0;
+  let moved = 0;
+  for (let i = 0; i < joins.length; i += PLACES_BATCH) {
+    const batch = joins.slice(i, i + PLACES_BATCH);
+    const places = await handle.query(
+      queuePlacesQuery,
+      batch.map((j) => j.fanId),
+    );
+    batch.forEach((join, k) => {
+      const place = places[k] ?? 0;
+      if (place === join.position) return;
+      if (place === 0) missing++;
+      else moved++;
+      if (examples.length < 5) {
+        examples.push(
+          `${join.fanId} was answered place ${join.position}; the waiting room has ${place === 0 ? 'no such fan' : `place ${place}`}`,
+        );
+      }
+    });
+  }
+  return {
+    name: 'every acknowledged join is in the waiting room at its place',
+    ok: missing === 0 && moved === 0,
+    counts: { acknowledged: joins.length, missing, moved },
+    examples,
+  };
 }
