@@ -14,6 +14,8 @@ import type { RedisClient } from './redis';
 export const EPOCH_KEY = 'td:{cache}:epoch';
 const PENDING_KEY = 'td:{cache}:rebuilding';
 const LOCK_MS = 120_000;
+/** The longest wait between looks after failed ones. */
+const MAX_RETRY_MS = 60_000;
 
 /** Writes the epoch only if the rebuild's pending mark survived it (no loss while it ran). */
 const COMMIT = `
@@ -32,6 +34,8 @@ return 1
 export interface KeeperOptions {
   intervalMs?: number;
   log?: (line: string, fields?: Record<string, unknown>) => void;
+  /** Each finished rebuild (the worker counts them in its metrics). */
+  onRebuild?: (outcome: RebuildOutcome) => void;
 }
 
 export interface RebuildOutcome {
@@ -46,8 +50,11 @@ export class CacheKeeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RebuildOutcome | undefined> | undefined;
   private seenEpoch = false;
+  private failures = 0;
+  private retryAt = 0;
   private readonly intervalMs: number;
   private readonly log: NonNullable<KeeperOptions['log']>;
+  private readonly onRebuild: KeeperOptions['onRebuild'];
   /** Every finished rebuild, for whoever watches (metrics, tests). */
   readonly rebuilds: RebuildOutcome[] = [];
 
@@ -58,6 +65,7 @@ export class CacheKeeper {
   ) {
     this.intervalMs = options.intervalMs ?? 2_000;
     this.log = options.log ?? ((line) => console.log(line));
+    this.onRebuild = options.onRebuild;
   }
 
   /** Checks now, then every `intervalMs` (the timer never keeps the process alive). */
@@ -74,9 +82,19 @@ export class CacheKeeper {
 
   /** One look: rebuilds when the epoch is gone. Never throws (an unreachable Redis is looked at again). */
   check(): Promise<RebuildOutcome | undefined> {
+    if (Date.now() < this.retryAt) return Promise.resolve(undefined);
     this.running ??= this.checkOnce()
+      .then((outcome) => {
+        this.failures = 0;
+        this.retryAt = 0;
+        return outcome;
+      })
       .catch((err: unknown) => {
-        this.log(`cache check failed: ${(err as Error).message}`);
+        // Temporal or Redis away: look again later, backing off so a long outage is not hammered.
+        this.failures += 1;
+        const waitMs = Math.min(MAX_RETRY_MS, this.intervalMs * 2 ** this.failures);
+        this.retryAt = Date.now() + waitMs;
+        this.log(`cache check failed (${(err as Error).message}); next look in ${waitMs} ms`);
         return undefined;
       })
       .finally(() => (this.running = undefined));
@@ -95,7 +113,7 @@ export class CacheKeeper {
     const reason = this.seenEpoch ? 'lost' : 'start';
     if (reason === 'lost') this.log('cache lost (its epoch key is gone): rebuilding it from the entities');
     const started = Date.now();
-    let rebuilt: { events: number; seats: number };
+    let rebuilt: Awaited<ReturnType<typeof rebuildAll>>;
     try {
       rebuilt = await rebuildAll(this.deps);
     } catch (err) {
@@ -103,8 +121,15 @@ export class CacheKeeper {
       await this.redis.eval(RELEASE, 1, PENDING_KEY, token).catch(() => undefined);
       throw err;
     }
-    const { events, seats } = rebuilt;
+    const { events, seats, failed } = rebuilt;
     const ms = Date.now() - started;
+    if (failed.length > 0) {
+      // Left out, not waited for: a read of one restores it (read-repair), and its entities answer nobody.
+      const names = failed.slice(0, 5).map((f) => `${f.eventId} (${f.error})`);
+      this.log(
+        `cache rebuild left out ${failed.length} events whose entities did not answer: ${names.join(', ')}`,
+      );
+    }
     const committed = await this.redis.eval(
       COMMIT,
       2,
@@ -120,6 +145,7 @@ export class CacheKeeper {
     this.seenEpoch = true;
     const outcome: RebuildOutcome = { events, seats, ms, reason };
     this.rebuilds.push(outcome);
+    this.onRebuild?.(outcome);
     this.log(`cache rebuilt in ${ms} ms (${reason}): ${events} events, ${seats} seats`, { ...outcome });
     return outcome;
   }

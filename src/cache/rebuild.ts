@@ -91,12 +91,33 @@ export async function rebuildEvent(
   return { seats: found.length };
 }
 
-/** Rebuilds every open event. */
-export async function rebuildAll(deps: RebuildDeps): Promise<{ events: number; seats: number }> {
+/** How long a rebuild waits for one event's entities before it leaves that event out. */
+const EVENT_REBUILD_DEADLINE_MS = 15_000;
+/** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
+const EVENTS_AT_ONCE = 8;
+
+/**
+ * Rebuilds every open event. An event whose entities do not answer (no worker serves its task queue, a
+ * query timed out) is left out and named in `failed`: it does not hold up the others, and a read of it
+ * restores it later.
+ */
+export async function rebuildAll(
+  deps: RebuildDeps,
+): Promise<{ events: number; seats: number; failed: { eventId: string; error: string }[] }> {
   const ids: string[] = [];
   const query = `WorkflowType = '${EVENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
   for await (const wf of deps.client.workflow.list({ query })) ids.push(wf.workflowId.replace(/^event-/, ''));
   let seats = 0;
-  for (const eventId of ids) seats += (await rebuildEvent(deps, eventId))?.seats ?? 0;
-  return { events: ids.length, seats };
+  const failed: { eventId: string; error: string }[] = [];
+  await mapLimit(ids, EVENTS_AT_ONCE, async (eventId) => {
+    try {
+      const rebuilt = await deps.client.withDeadline(Date.now() + EVENT_REBUILD_DEADLINE_MS, () =>
+        rebuildEvent(deps, eventId),
+      );
+      seats += rebuilt?.seats ?? 0;
+    } catch (err) {
+      failed.push({ eventId, error: (err as Error).message });
+    }
+  });
+  return { events: ids.length - failed.length, seats, failed };
 }

@@ -26,8 +26,11 @@ async function main(): Promise<void> {
       if (!result) throw new Error(`no event ${eventId} (or its seats are still being created)`);
       console.log(`rebuilt ${eventId}: ${result.seats} seats`);
     } else {
-      const { events, seats } = await rebuildAll(deps);
+      const { events, seats, failed } = await rebuildAll(deps);
       console.log(`rebuilt ${events} events, ${seats} seats`);
+      for (const { eventId: id, error } of failed)
+        console.warn(`left out ${id}: its entities did not answer (${error})`);
+      if (failed.length > 0) process.exitCode = 1;
     }
   } finally {
     redis.disconnect();
