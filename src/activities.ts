@@ -9,6 +9,7 @@ import { createSeatActivities } from './entities/seat/activities';
 import type { Notifier } from './providers/notifier';
 import type { PaymentGateway } from './providers/payments';
 import type { ProviderStore } from './providers/store';
+import type { WorkerMetrics } from './observe/worker-metrics';
 import { createPurchaseActivities } from './sagas/purchase/activities';
 
 export interface ActivityDeps {
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   notifier: Notifier;
   store: ProviderStore;
   signingSecret: string;
+  /** The worker's counters (holds, releases); none when omitted. */
+  metrics?: WorkerMetrics;
 }
 
 export function createActivities(deps: ActivityDeps) {

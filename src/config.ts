@@ -89,6 +89,8 @@ export interface WorkerConfig {
   signingSecret: string;
   /** SQLite file of the simulated providers (payment ledger, tickets, notifications). */
   providersDb: string;
+  /** Where the worker serves its Prometheus metrics (the SDK's and TicketDrop's), if anywhere. */
+  metricsAddress?: string;
   /** Worker slots and cache size. */
   tuning: {
     localActivitySlots: number;
@@ -178,6 +180,8 @@ const WorkerEnv = Type.Object({
   TICKETDROP_WORKER_WORKFLOW_TASK_POLLS: EnvVar.integer(50, 2, 1_000),
   TICKETDROP_WORKER_ACTIVITY_TASK_POLLS: EnvVar.integer(20, 1, 1_000),
   TICKETDROP_WORKER_DEADLOCK_TIMEOUT_MS: EnvVar.integer(0, 0, 600_000),
+  /** host:port of the worker's Prometheus endpoint (`/metrics`); unset, the worker exports none. */
+  TICKETDROP_WORKER_METRICS_ADDRESS: Type.Optional(EnvVar.string()),
   TICKETDROP_SIGNING_SECRET: EnvVar.secret(),
   TICKETDROP_PROVIDERS_DB: EnvVar.string('.data/providers.sqlite'),
 });
@@ -325,6 +329,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     redis: loadRedisConfig(env),
     signingSecret: e.TICKETDROP_SIGNING_SECRET,
     providersDb: e.TICKETDROP_PROVIDERS_DB,
+    metricsAddress: e.TICKETDROP_WORKER_METRICS_ADDRESS,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The TicketDrop worker: runs every workflow and activity on the task queue. At start it rebuilds the
- * read-side cache from the entities (Redis is only a cache), and it shuts down cleanly on SIGINT/SIGTERM
+ * The TicketDrop worker: runs every workflow and activity on the task queue. It keeps the read-side cache
+ * whole, rebuilt from the entities whenever Redis lost it (src/cache/keeper.ts), exports its metrics when
+ * TICKETDROP_WORKER_METRICS_ADDRESS is set, and it shuts down cleanly on SIGINT/SIGTERM
  * (the SDK's runtime drains in-flight tasks first). `runWorker` takes interceptors from a worker started
  * for tests (tools/faults): the production worker registers none, and carries no fault of its own.
  */
@@ -26,6 +27,7 @@ import { Notifier } from './providers/notifier';
 import { PaymentGateway } from './providers/payments';
 import { ProviderStore } from './providers/store';
 import { connectClient, connectNative } from './temporal/connection';
+import { workerMetrics } from './observe/worker-metrics';
 
 type QueueOptions = Omit<WorkerOptions, 'connection' | 'namespace' | 'workflowBundle' | 'activities'>;
 
@@ -50,15 +52,31 @@ export function mainQueueTuning({ tuning }: WorkerConfig): Omit<QueueOptions, 't
   };
 }
 
-export function installRuntime(): void {
+/**
+ * The SDK's runtime: its logger, and with `metricsAddress` a Prometheus endpoint for its telemetry (task
+ * latencies, slots, sticky cache, polls) and TicketDrop's own counters (src/observe/worker-metrics.ts).
+ */
+export function installRuntime(metricsAddress?: string): void {
   Runtime.install({
     logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel),
+    ...(metricsAddress && {
+      telemetryOptions: {
+        metrics: {
+          prometheus: {
+            bindAddress: metricsAddress,
+            countersTotalSuffix: true,
+            useSecondsForDurations: true,
+          },
+        },
+      },
+    }),
   });
 }
 
 export async function runWorker(options: { interceptors?: WorkerInterceptors } = {}): Promise<void> {
-  installRuntime();
   const config = loadWorkerConfig();
+  installRuntime(config.metricsAddress);
+  const metrics = workerMetrics(Runtime.instance().metricMeter);
   const { temporal } = config;
   const redis = createRedis(config.redis);
   const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
@@ -78,6 +96,7 @@ export async function runWorker(options: { interceptors?: WorkerInterceptors } =
     notifier: new Notifier(store, knobs),
     store,
     signingSecret: config.signingSecret,
+    metrics,
   });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('./workflows'),
@@ -118,7 +137,11 @@ export async function runWorker(options: { interceptors?: WorkerInterceptors } =
   // The processes that run the seats and purchases keep the cache whole: rebuilt at the first start of a
   // stack, and again whenever Redis lost it (one rebuild at a time across them: src/cache/keeper.ts).
   const keeper = config.roles.includes('main')
-    ? new CacheKeeper(redis, { client, cache, queueCache, purchaseCache })
+    ? new CacheKeeper(
+        redis,
+        { client, cache, queueCache, purchaseCache },
+        { onRebuild: ({ reason }) => metrics.cacheRebuilds.add(1, { reason }) },
+      )
     : undefined;
   if (keeper)
     waitForRedis(redis)

@@ -13,7 +13,7 @@ import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
 import { audit, auditAcknowledgedJoins, auditCaches } from '../../tools/audit/auditor';
 import { issuerFor } from '../../tools/dev/fan-issuer';
-import { startNodeService } from '../../tools/dev/services';
+import { freePort, startNodeService } from '../../tools/dev/services';
 import { Supervisor } from '../../tools/dev/supervisor';
 import { parseChaosPlan, runChaos, type ChaosTargets, type FaultEvent } from '../../loadtest/drop/chaos';
 import { acknowledgedJoins, runDrop } from '../../loadtest/drop/simulator';
@@ -25,7 +25,10 @@ let store: ProviderStore;
 let knobs: Knobs;
 const supervisor = new Supervisor({ log: () => undefined });
 
+let metricsAddress: string;
+
 beforeAll(async () => {
+  metricsAddress = `127.0.0.1:${await freePort()}`;
   stack = await openStack({ taskQueue });
   store = openProviderStore();
   knobs = new Knobs(store);
@@ -33,7 +36,11 @@ beforeAll(async () => {
     name: 'worker',
     start: () =>
       startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
-        env: { ...process.env, TICKETDROP_TASK_QUEUE: taskQueue },
+        env: {
+          ...process.env,
+          TICKETDROP_TASK_QUEUE: taskQueue,
+          TICKETDROP_WORKER_METRICS_ADDRESS: metricsAddress,
+        },
         logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, 'chaos-worker.log'),
       }),
   });
@@ -123,4 +130,10 @@ it('a drop with a payment outage, a worker kill and a Redis flush sells every se
   });
   // The outage cost purchases, not money: they failed PROVIDER_UNAVAILABLE and were compensated.
   expect(Object.keys(report.figures.failuresByCode)).toContain('PROVIDER_UNAVAILABLE');
+
+  // The restarted worker's metrics: the SDK's own and TicketDrop's counters, on one endpoint.
+  const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  expect(metrics).toMatch(/^temporal_workflow_task_schedule_to_start_latency/m);
+  expect(metrics).toMatch(/^ticketdrop_seat_holds_total\{[^}]*outcome="held"[^}]*\} [1-9]/m);
+  expect(metrics).toMatch(/^ticketdrop_purchases_ended_total\{[^}]*outcome="completed"[^}]*\} [1-9]/m);
 }, 360_000);

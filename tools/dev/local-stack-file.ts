@@ -20,6 +20,8 @@ export interface LocalStackFile {
   temporalUiUrl?: string;
   /** The dev server's Prometheus metrics; the drop reads its store figures there. */
   temporalMetricsUrl?: string;
+  /** The worker's Prometheus metrics (SDK telemetry and TicketDrop's counters). */
+  workerMetricsUrl?: string;
   providersDb: string;
   /** Process ids by service name (temporal, redis, worker, api). */
   pids: Record<string, number>;

@@ -181,6 +181,9 @@ async function main(): Promise<void> {
     // 50,000-fan drop (about 200 MiB less at no measurable cost in speed: docs/BENCHMARKS.md).
     const heapMb = Number(process.env.TICKETDROP_WORKER_MAX_OLD_SPACE_MB ?? WORKER_MAX_OLD_SPACE_MB);
     const nodeArgs = heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
+    // The worker's Prometheus endpoint: the SDK's telemetry and TicketDrop's counters (docs/OPERATIONS.md).
+    env.TICKETDROP_WORKER_METRICS_ADDRESS ??= `${HOST}:${await portOrFree(9464)}`;
+    const workerMetricsUrl = `http://${env.TICKETDROP_WORKER_METRICS_ADDRESS}/metrics`;
     await supervisor.add({
       name: 'worker',
       start: () => startNodeService('worker', 'src/worker.ts', /worker ready/, { env, nodeArgs }),
@@ -211,6 +214,7 @@ async function main(): Promise<void> {
       apiUrl,
       temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
       temporalMetricsUrl: metricsUrl,
+      workerMetricsUrl,
       providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
       pids: supervisor.pids(),
     };
@@ -222,6 +226,7 @@ TicketDrop is up.
   API docs     ${apiUrl}/docs
   Dashboard    ${apiUrl}/events/${DEMO_EVENT.eventId}/dashboard (every event: ${apiUrl}/)
   Temporal UI  ${uiUrl}
+  Metrics      ${apiUrl}/metrics (API), ${workerMetricsUrl} (worker)${metricsUrl ? `, ${metricsUrl} (Temporal)` : ''}
   Admin token  ${secrets.adminToken}
   Gate token   ${secrets.gateToken} (ticket scanners: POST /tickets/redeem)
   Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}

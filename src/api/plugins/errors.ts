@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { FailureCode } from '../../failures';
 import { HttpProblem, problemFromTemporal } from '../problem';
+import { problemAnswers } from './metrics';
 
 /** Turns any error into problem+json. 5xx bodies never carry internal messages. */
 export function toProblem(err: FastifyError | Error): HttpProblem {
@@ -21,6 +22,7 @@ export default fp(
   async function errors(app: FastifyInstance) {
     app.setErrorHandler((err: FastifyError, request, reply) => {
       const problem = toProblem(err);
+      problemAnswers.inc({ code: problem.code, status: String(problem.status) });
       if (problem.status >= 500) request.log.error({ err }, 'request failed');
       if (problem.retryAfterSeconds !== undefined)
         reply.header('retry-after', String(problem.retryAfterSeconds));

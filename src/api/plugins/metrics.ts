@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** One registry per process: default Node metrics plus request latency by route and status. */
 export const register = new Registry();
@@ -27,6 +27,21 @@ export const joinBatchSeconds = new Histogram({
   help: 'Time for one join batch Update to return, by outcome',
   labelNames: ['outcome'] as const,
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [register],
+});
+
+/** Problem answers by failure code: a fault shows here first (UNAVAILABLE, OVERLOADED, RATE_LIMITED, …). */
+export const problemAnswers = new Counter({
+  name: 'ticketdrop_http_problems_total',
+  help: 'problem+json answers, by failure code and status',
+  labelNames: ['code', 'status'] as const,
+  registers: [register],
+});
+
+/** Purchase sagas the API started (a repeated request for the same purchase starts none). */
+export const purchasesStarted = new Counter({
+  name: 'ticketdrop_purchases_started_total',
+  help: 'Purchase sagas started by the API',
   registers: [register],
 });
 

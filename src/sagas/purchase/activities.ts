@@ -32,6 +32,7 @@ import { FailureCode, isFailureCode } from '../../failures';
 import { GroupCommit } from '../../lib/group-commit';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
+import { NO_METRICS, type WorkerMetrics } from '../../observe/worker-metrics';
 import type { Channel, Notifier } from '../../providers/notifier';
 import {
   GatewayUnavailable,
@@ -68,6 +69,8 @@ export interface PurchaseActivityDeps {
   notifier: Notifier;
   store: ProviderStore;
   signingSecret: string;
+  /** Holds and releases counted for the worker's metrics (none when omitted). */
+  metrics?: WorkerMetrics;
 }
 
 export interface Hold {
@@ -123,6 +126,7 @@ async function seatUpdate<Arg extends CallerProjects>(
 
 export function createPurchaseActivities(deps: PurchaseActivityDeps) {
   const { client, seatCache, purchaseCache, payments, notifier, store, signingSecret } = deps;
+  const metrics = deps.metrics ?? NO_METRICS;
 
   const cached = (eventId: string) => Promise.all([seatCache.getEvent(eventId), seatCache.getSeats(eventId)]);
   /**
@@ -148,8 +152,17 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     const { event, seats } = await seatMap(eventId);
     return bestAvailable(event, seats, purchaseId, exclude);
   };
-  const tombstone = (eventId: string, seatId: string, holdId: string) =>
-    seatUpdate(deps, eventId, seatId, releaseSeatUpdate, { holdId, tombstone: true }, `release:${holdId}`);
+  const tombstone = (eventId: string, seatId: string, holdId: string) => {
+    metrics.releases.add(1, { kind: 'tombstone' });
+    return seatUpdate(
+      deps,
+      eventId,
+      seatId,
+      releaseSeatUpdate,
+      { holdId, tombstone: true },
+      `release:${holdId}`,
+    );
+  };
   const soldOut = (eventId: string, tried: number) =>
     nonRetryable(
       FailureCode.SOLD_OUT,
@@ -214,8 +227,12 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           { holdId, purchaseId, ttlMs, deadline },
           `hold:${holdId}`,
         );
+        metrics.holds.add(1, { outcome: 'held' });
         return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
       } catch (err) {
+        metrics.holds.add(1, {
+          outcome: err instanceof ApplicationFailure ? (err.type ?? 'error') : 'no answer',
+        });
         const refused = err instanceof ApplicationFailure && REFUSED_HOLD.has(err.type ?? '');
         if (refused && Context.current().info.attempt > 1) await tombstone(eventId, seatId, holdId);
         throw err;
@@ -231,6 +248,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     }): Promise<void> {
       const { eventId, seatId, holdId } = input;
       const arg: ReleaseSeatInput = input.tombstone ? { holdId, tombstone: true } : { holdId };
+      metrics.releases.add(1, { kind: input.tombstone ? 'tombstone' : 'release' });
       await seatUpdate(deps, eventId, seatId, releaseSeatUpdate, arg, `release:${holdId}`);
     },
 

@@ -13,6 +13,7 @@ import {
   condition,
   isCancellation,
   log,
+  metricMeter,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -220,6 +221,22 @@ async function releaseLostHolds(input: PurchaseInput, after: string[]): Promise<
   );
 }
 
+/**
+ * Counts a purchase's end on the worker's metrics, by outcome and code, and each compensation it ran
+ * (the workflow meter records nothing on replay).
+ */
+function countEnd(outcome: string, code = 'none', compensations: string[] = []): void {
+  metricMeter
+    .createCounter('ticketdrop_purchases_ended', 'purchases', 'Purchases ended, by outcome and failure code')
+    .add(1, { outcome, code });
+  const ran = metricMeter.createCounter(
+    'ticketdrop_compensations',
+    'steps',
+    'Compensation steps run, by step',
+  );
+  for (const step of compensations) ran.add(1, { step: step.split(':')[0] });
+}
+
 /** History events before a run's first workflow task runs: started, task scheduled, task started. */
 const FIRST_TASK_EVENTS = 3;
 
@@ -348,11 +365,13 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       }
       const state = failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed';
       await moveThen({ state, failure, compensations: ran }, () => queue.finished(state, failure.code));
+      countEnd(state, failure.code, ran);
     });
     throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
   }
 
   await moveThen({ state: 'completed' }, () => queue.finished('completed'));
+  countEnd('completed');
   const args: [ConfirmationInput] = [
     {
       purchaseId,

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { backOff } from 'exponential-backoff';
 import { nanoid } from 'nanoid';
 import type { PurchaseCache } from '../../../cache/purchase-cache';
+import { purchasesStarted } from '../../plugins/metrics';
 import type { QueueCache } from '../../../cache/queue-cache';
 import { bestAvailable } from '../../../cache/best-available';
 import type { CachedEvent, SeatCache } from '../../../cache/seat-cache';
@@ -203,6 +204,7 @@ export class PurchaseService {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return answer(false);
       throw err;
     }
+    purchasesStarted.inc();
     const initial: PurchaseStatus = {
       purchaseId,
       eventId,
