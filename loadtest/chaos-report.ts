@@ -1,0 +1,216 @@
+/**
+ * `npm run chaos-report [-- --fans 5000 --seats 100 --window 3 --repeat 2 --only <plan name,…>]`
+ *
+ * Runs chaos drops on `npm start`'s stack (each one `npm run drop -- --chaos <plan>`, the ceiling probe
+ * off), one plan per fault kind plus combined ones, each `--repeat` times, and a drop without faults for
+ * the cost comparison; then writes docs/CHAOS-REPORT.md: fault × invariant, recovery per fault (until
+ * seats sold again, until the cache was whole), and what each fault cost (sell-out delay, failed
+ * purchases by code, refunds). Every report it reads stays in reports/.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as prettier from 'prettier';
+import { ROOT } from '../tools/dev/provision';
+import type { DropReport } from './drop/report';
+
+/** The plans: a name, and the faults (seconds after the crowd is let go). */
+export const CHAOS_PLANS: { name: string; plan?: string }[] = [
+  { name: 'no fault' },
+  { name: 'worker-kill', plan: 'worker-kill@5' },
+  { name: 'worker-kill ×2', plan: 'worker-kill@4,worker-kill@20' },
+  { name: 'api-kill', plan: 'api-kill@5' },
+  { name: 'redis-restart', plan: 'redis-restart@5' },
+  { name: 'redis-flush', plan: 'redis-flush@5' },
+  { name: 'temporal-restart', plan: 'temporal-restart@8' },
+  { name: 'payment-outage', plan: 'payment-outage@3:20' },
+  { name: 'email-outage', plan: 'email-outage@3:30' },
+  { name: 'sms-outage', plan: 'sms-outage@3:30' },
+  { name: 'several', plan: 'worker-kill@5,redis-flush@12,payment-outage@18:15,api-kill@25' },
+];
+
+interface Run {
+  name: string;
+  plan?: string;
+  report?: DropReport;
+  /** The drop's exit: 0 clean, 1 an audit violation, anything else it did not finish. */
+  exit: number | null;
+  reportFile?: string;
+}
+
+function runDrop(args: string[]): Promise<{ exit: number | null; reportFile?: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'loadtest', 'drop.ts'), ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.once('exit', (exit) => {
+      const match = /report: (\S+)\.md/.exec(out);
+      resolve({ exit, reportFile: match ? `${match[1]}.json` : undefined });
+    });
+  });
+}
+
+const median = (xs: number[]): number | undefined => {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+const sec = (ms: number | undefined): string => (ms === undefined ? '–' : (ms / 1000).toFixed(1));
+/** Charges refunded, from the audit's charge invariant. */
+const refunds = (r: DropReport): number | undefined =>
+  r.audit.invariants.find((i) => i.counts.refunded !== undefined)?.counts.refunded;
+const list = (xs: (number | undefined)[]): string =>
+  xs.map((x) => (x === undefined ? '–' : String(x))).join(' / ');
+
+export function renderChaosReport(
+  runs: Run[],
+  options: { fans: number; seats: number; window: number },
+): string {
+  const done = runs.filter((r) => r.report);
+  const invariantNames = [...new Set(done.flatMap((r) => r.report!.audit.invariants.map((i) => i.name)))];
+  const names = [...new Set(runs.map((r) => r.name))];
+  const baseline = median(
+    runs.filter((r) => !r.plan && r.report?.sellOutSeconds != null).map((r) => r.report!.sellOutSeconds!),
+  );
+  const cell = (name: string, invariant: string): string => {
+    const of = done.filter((r) => r.name === name);
+    const held = of.filter((r) => r.report!.audit.invariants.find((i) => i.name === invariant)?.ok).length;
+    return held === of.length ? `✅ ${held}/${of.length}` : `❌ ${held}/${of.length}`;
+  };
+  const lines = [
+    '# Chaos drops',
+    '',
+    `\`npm run chaos-report\`: drops of ${options.fans} fans for ${options.seats} seats in a ${options.window} s window on \`npm start\`'s stack, faults injected by \`npm run drop -- --chaos <plan>\` at seconds after the crowd was let go (docs/OPERATIONS.md, "Chaos drops"). ${done.length} drops on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '## Fault × invariant (drops where it held / drops)',
+    '',
+    `| fault | plan | ${invariantNames.join(' | ')} | drop finished |`,
+    `|---|---|${invariantNames.map(() => '---').join('|')}|---|`,
+    ...names.map((name) => {
+      const of = runs.filter((r) => r.name === name);
+      const finished = of.filter((r) => r.report).length;
+      return `| ${name} | ${of[0].plan ? `\`${of[0].plan}\`` : '–'} | ${invariantNames.map((i) => cell(name, i)).join(' | ')} | ${finished}/${of.length} |`;
+    }),
+    '',
+    '## Recovery and cost per fault',
+    '',
+    'Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again (– when sold out before it). Cache whole: until the worker had rebuilt the cache after a Redis fault. Sell-out delay: against the median drop without faults' +
+      (baseline === undefined ? '.' : ` (${baseline} s).`) +
+      ' Each run in brackets.',
+    '',
+    '| fault | sales again after (s) | cache whole after (s) | sold out after (s) | sell-out delay (s) | purchases | refunds | failed by code | 5xx answers |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...names.map((name) => {
+      const of = done.filter((r) => r.name === name).map((r) => r.report!);
+      const faults = of.flatMap((r) => r.chaos?.faults ?? []);
+      const again = faults.map((f) => f.salesAgainAfterMs).filter((x): x is number => x !== undefined);
+      const cache = faults.map((f) => f.cacheWholeAfterMs).filter((x): x is number => x !== undefined);
+      const soldOut = of.map((r) => r.sellOutSeconds ?? undefined);
+      const delay =
+        baseline === undefined
+          ? []
+          : of.map((r) =>
+              r.sellOutSeconds == null ? undefined : Math.round((r.sellOutSeconds - baseline) * 10) / 10,
+            );
+      const failed = (r: DropReport) =>
+        Object.entries(r.failuresByCode)
+          .filter(([code]) => code !== 'SOLD_OUT')
+          .map(([code, n]) => `${code} ${n}`)
+          .join(', ') || '–';
+      return `| ${name} | ${sec(median(again))} (${again.map((x) => sec(x)).join(' / ') || '–'}) | ${sec(median(cache))} (${cache.map((x) => sec(x)).join(' / ') || '–'}) | ${list(soldOut)} | ${list(delay)} | ${list(of.map((r) => r.latencyMs.purchase.count))} | ${list(of.map(refunds))} | ${of.map(failed).join(' / ')} | ${list(of.map((r) => r.http5xx))} |`;
+    }),
+    '',
+    '## The drops',
+    '',
+    '| fault | drop | exit | sold | sold out (s) | every fan answered (s) | report |',
+    '|---|---|---:|---:|---:|---:|---|',
+    ...runs.map(
+      (r) =>
+        `| ${r.name} | ${r.report?.eventId ?? '–'} | ${r.exit ?? 'killed'} | ${r.report?.sold ?? '–'} | ${r.report?.sellOutSeconds ?? '–'} | ${r.report?.drainSeconds ?? '–'} | ${r.reportFile ? path.relative(ROOT, r.reportFile) : '–'} |`,
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      fans: { type: 'string', default: '5000' },
+      seats: { type: 'string', default: '100' },
+      window: { type: 'string', default: '3' },
+      repeat: { type: 'string', default: '2' },
+      only: { type: 'string' },
+    },
+  });
+  const only = values.only?.split(',').map((s) => s.trim());
+  const plans = CHAOS_PLANS.filter((p) => !only || only.includes(p.name));
+  const runs: Run[] = [];
+  for (let round = 0; round < Number(values.repeat); round++) {
+    for (const { name, plan } of plans) {
+      console.log(`\nchaos-report: ${name}${plan ? ` (${plan})` : ''}, round ${round + 1}/${values.repeat}`);
+      const args = [
+        '--fans',
+        values.fans,
+        '--seats',
+        values.seats,
+        '--window',
+        values.window,
+        '--no-ceiling',
+      ];
+      args.push('--seed', String(round + 1));
+      if (plan) args.push('--chaos', plan);
+      const { exit, reportFile } = await runDrop(args);
+      const report = reportFile ? (JSON.parse(readFileSync(reportFile, 'utf8')) as DropReport) : undefined;
+      runs.push({ name, plan, exit, report, reportFile });
+    }
+  }
+  const markdown = renderChaosReport(runs, {
+    fans: Number(values.fans),
+    seats: Number(values.seats),
+    window: Number(values.window),
+  });
+  const file = path.join(ROOT, 'docs', 'CHAOS-REPORT.md');
+  writeFileSync(
+    file,
+    await prettier.format(markdown, { ...(await prettier.resolveConfig(file)), filepath: file }),
+  );
+  writeFileSync(
+    path.join(ROOT, 'docs', 'chaos-report.json'),
+    JSON.stringify(
+      runs.map(({ name, plan, exit, reportFile }) => ({
+        name,
+        plan,
+        exit,
+        reportFile: reportFile && path.relative(ROOT, reportFile),
+      })),
+      null,
+      2,
+    ),
+  );
+  console.log(`\nwrote docs/CHAOS-REPORT.md (${runs.length} drops)`);
+  return runs.every((r) => r.exit === 0) ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
+}
