@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   const redis = createRedis(loadRedisConfig(env));
   const store = new ProviderStore(worker.providersDb);
   const chaosPlan = values.chaos ? parseChaosPlan(values.chaos) : [];
-  const chaosTargets = stackTargets(redis, new Knobs(store));
+  const chaosTargets = stackTargets(redis, new Knobs(store), temporal.taskQueue);
   const reportsDir = path.join(ROOT, 'reports');
   mkdirSync(reportsDir, { recursive: true });
   const reports: DropReport[] = [];

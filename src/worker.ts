@@ -140,7 +140,10 @@ export async function runWorker(options: { interceptors?: WorkerInterceptors } =
     ? new CacheKeeper(
         redis,
         { client, cache, queueCache, purchaseCache },
-        { onRebuild: ({ reason }) => metrics.cacheRebuilds.add(1, { reason }) },
+        {
+          taskQueue: temporal.taskQueue,
+          onRebuild: ({ reason }) => metrics.cacheRebuilds.add(1, { reason }),
+        },
       )
     : undefined;
   if (keeper)

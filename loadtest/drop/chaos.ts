@@ -10,7 +10,7 @@
  * - `payment-outage`, `email-outage`, `sms-outage`: the simulated provider refuses everything for the
  *   fault's duration (default 30 s), through the providers' shared knobs.
  */
-import { EPOCH_KEY } from '../../src/cache/keeper';
+import { epochKey } from '../../src/cache/keeper';
 import type { RedisClient } from '../../src/cache/redis';
 import type { Knobs } from '../../src/providers/knobs';
 import { readStackFile } from '../../tools/dev/local-stack-file';
@@ -85,7 +85,7 @@ export interface ChaosTargets {
 }
 
 /** npm start's stack: its processes by the pids in .data/stack.json (kept current by its supervisor). */
-export function stackTargets(redis: RedisClient, knobs: Knobs): ChaosTargets {
+export function stackTargets(redis: RedisClient, knobs: Knobs, taskQueue: string): ChaosTargets {
   return {
     async kill(service) {
       const pid = readStackFile().pids?.[service];
@@ -94,7 +94,7 @@ export function stackTargets(redis: RedisClient, knobs: Knobs): ChaosTargets {
       return pid;
     },
     flushRedis: async () => void (await redis.flushall()),
-    cacheWhole: async () => (await redis.get(EPOCH_KEY)) !== null,
+    cacheWhole: async () => (await redis.get(epochKey(taskQueue))) !== null,
     knobs,
   };
 }

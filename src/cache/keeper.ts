@@ -10,9 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { rebuildAll, type RebuildDeps } from './rebuild';
 import type { RedisClient } from './redis';
 
-/** One hash slot for the three keys (a Redis Cluster runs the commit script on one node). */
-export const EPOCH_KEY = 'td:{cache}:epoch';
-const PENDING_KEY = 'td:{cache}:rebuilding';
+/**
+ * The epoch of the events a task queue serves (each deployment's workers keep their own events whole).
+ * One hash slot for every key (a Redis Cluster runs the commit script on one node).
+ */
+export const epochKey = (taskQueue?: string): string => `td:{cache}:epoch${taskQueue ? `:${taskQueue}` : ''}`;
+const pendingKey = (taskQueue?: string): string => `td:{cache}:rebuilding${taskQueue ? `:${taskQueue}` : ''}`;
 const LOCK_MS = 120_000;
 /** The longest wait between looks after failed ones. */
 const MAX_RETRY_MS = 60_000;
@@ -34,6 +37,8 @@ return 1
 export interface KeeperOptions {
   intervalMs?: number;
   log?: (line: string, fields?: Record<string, unknown>) => void;
+  /** The task queue this deployment's workers serve: only its events are rebuilt (all when omitted). */
+  taskQueue?: string;
   /** Each finished rebuild (the worker counts them in its metrics). */
   onRebuild?: (outcome: RebuildOutcome) => void;
 }
@@ -55,6 +60,9 @@ export class CacheKeeper {
   private readonly intervalMs: number;
   private readonly log: NonNullable<KeeperOptions['log']>;
   private readonly onRebuild: KeeperOptions['onRebuild'];
+  private readonly taskQueue: string | undefined;
+  private readonly epochKey: string;
+  private readonly pendingKey: string;
   /** Every finished rebuild, for whoever watches (metrics, tests). */
   readonly rebuilds: RebuildOutcome[] = [];
 
@@ -66,6 +74,9 @@ export class CacheKeeper {
     this.intervalMs = options.intervalMs ?? 2_000;
     this.log = options.log ?? ((line) => console.log(line));
     this.onRebuild = options.onRebuild;
+    this.taskQueue = options.taskQueue;
+    this.epochKey = epochKey(options.taskQueue);
+    this.pendingKey = pendingKey(options.taskQueue);
   }
 
   /** Checks now, then every `intervalMs` (the timer never keeps the process alive). */
@@ -102,39 +113,38 @@ export class CacheKeeper {
   }
 
   private async checkOnce(): Promise<RebuildOutcome | undefined> {
-    if (await this.redis.get(EPOCH_KEY)) {
+    if (await this.redis.get(this.epochKey)) {
       this.seenEpoch = true;
       return undefined;
     }
     const token = randomBytes(8).toString('hex');
     // The pending mark doubles as the lock: another process rebuilding holds it.
-    const locked = await this.redis.set(PENDING_KEY, token, 'PX', LOCK_MS, 'NX');
+    const locked = await this.redis.set(this.pendingKey, token, 'PX', LOCK_MS, 'NX');
     if (locked !== 'OK') return undefined;
     const reason = this.seenEpoch ? 'lost' : 'start';
     if (reason === 'lost') this.log('cache lost (its epoch key is gone): rebuilding it from the entities');
     const started = Date.now();
     let rebuilt: Awaited<ReturnType<typeof rebuildAll>>;
     try {
-      rebuilt = await rebuildAll(this.deps);
+      rebuilt = await rebuildAll(this.deps, { taskQueue: this.taskQueue });
     } catch (err) {
       // Free the mark at once (not after its expiry): the next look tries again.
-      await this.redis.eval(RELEASE, 1, PENDING_KEY, token).catch(() => undefined);
+      await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       throw err;
     }
     const { events, seats, failed } = rebuilt;
     const ms = Date.now() - started;
     if (failed.length > 0) {
-      // Left out, not waited for: a read of one restores it (read-repair), and its entities answer nobody.
+      // Not whole yet: no epoch. The pending mark goes, and the next look (backing off) rebuilds again.
+      await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       const names = failed.slice(0, 5).map((f) => `${f.eventId} (${f.error})`);
-      this.log(
-        `cache rebuild left out ${failed.length} events whose entities did not answer: ${names.join(', ')}`,
-      );
+      throw new Error(`${failed.length} events did not answer in time: ${names.join(', ')}`);
     }
     const committed = await this.redis.eval(
       COMMIT,
       2,
-      PENDING_KEY,
-      EPOCH_KEY,
+      this.pendingKey,
+      this.epochKey,
       token,
       `${Date.now()}|${token}`,
     );

@@ -3,7 +3,12 @@
  * are the truth; this reads each one with a Query and writes it through the same compare-and-set as
  * live projections, so it can run while the system sells.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { mapLimit } from '../lib/concurrency';
 import {
   EVENT_WORKFLOW_TYPE,
@@ -19,7 +24,7 @@ import {
   seatWorkflowId,
   type SeatView,
 } from '../entities/seat/contract';
-import { PURCHASE_WORKFLOW_TYPE, purchaseStatusQuery } from '../sagas/purchase/contract';
+import { PURCHASE_WORKFLOW_TYPE, purchaseStatusQuery, type PurchaseStatus } from '../sagas/purchase/contract';
 import type { PurchaseCache } from './purchase-cache';
 import type { QueueCache } from './queue-cache';
 import type { SeatCache } from './seat-cache';
@@ -35,6 +40,23 @@ export interface RebuildDeps {
    */
   purchaseCache?: PurchaseCache;
   concurrency?: number;
+}
+
+/**
+ * A closed purchase's final status, from its close event alone (no worker replays it): a completed
+ * purchase returns it, a failed one carries it in its failure's details. Undefined for purchases closed
+ * before the failure carried it, or closed otherwise (terminated): those are queried.
+ */
+async function closedPurchaseStatus(client: Client, workflowId: string): Promise<PurchaseStatus | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId).result()) as PurchaseStatus;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) {
+      const [status] = err.cause.details ?? [];
+      if (status && typeof status === 'object' && 'state' in status) return status as PurchaseStatus;
+    }
+    return undefined;
+  }
 }
 
 /** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
@@ -81,32 +103,38 @@ export async function rebuildEvent(
     }
   }
   if (purchaseCache) {
-    const ids: string[] = [];
+    const purchases: { id: string; running: boolean }[] = [];
     const query = `WorkflowType = '${PURCHASE_WORKFLOW_TYPE}' AND ${EVENT_ID_SEARCH_ATTRIBUTE.name} = '${eventId}'`;
-    for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
-    await mapLimit(ids, concurrency, async (id) =>
-      purchaseCache.project(await client.workflow.getHandle(id).query(purchaseStatusQuery)),
-    );
+    for await (const wf of client.workflow.list({ query }))
+      purchases.push({ id: wf.workflowId, running: wf.status.name === 'RUNNING' });
+    await mapLimit(purchases, concurrency, async ({ id, running }) => {
+      const status = running ? undefined : await closedPurchaseStatus(client, id);
+      await purchaseCache.project(status ?? (await client.workflow.getHandle(id).query(purchaseStatusQuery)));
+    });
   }
   return { seats: found.length };
 }
 
 /** How long a rebuild waits for one event's entities before it leaves that event out. */
-const EVENT_REBUILD_DEADLINE_MS = 15_000;
+const EVENT_REBUILD_DEADLINE_MS = 60_000;
 /** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
 const EVENTS_AT_ONCE = 8;
 
 /**
- * Rebuilds every open event. An event whose entities do not answer (no worker serves its task queue, a
- * query timed out) is left out and named in `failed`: it does not hold up the others, and a read of it
- * restores it later.
+ * Rebuilds every open event (of `taskQueue`, when given). An event whose entities do not answer in time
+ * is left out and named in `failed`: it does not hold up the others.
  */
 export async function rebuildAll(
   deps: RebuildDeps,
+  options: { taskQueue?: string } = {},
 ): Promise<{ events: number; seats: number; failed: { eventId: string; error: string }[] }> {
   const ids: string[] = [];
   const query = `WorkflowType = '${EVENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
-  for await (const wf of deps.client.workflow.list({ query })) ids.push(wf.workflowId.replace(/^event-/, ''));
+  for await (const wf of deps.client.workflow.list({ query })) {
+    // Only the events this deployment serves (`taskQueue`): another's are its own workers' to rebuild.
+    if (options.taskQueue && wf.taskQueue !== options.taskQueue) continue;
+    ids.push(wf.workflowId.replace(/^event-/, ''));
+  }
   let seats = 0;
   const failed: { eventId: string; error: string }[] = [];
   await mapLimit(ids, EVENTS_AT_ONCE, async (eventId) => {

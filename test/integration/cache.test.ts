@@ -15,7 +15,7 @@ import {
 } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
 import { PurchaseCache } from '../../src/cache/purchase-cache';
-import { EPOCH_KEY } from '../../src/cache/keeper';
+import { epochKey } from '../../src/cache/keeper';
 import {
   adminHeaders,
   createTestEvent,
@@ -168,11 +168,19 @@ describe('read-side cache', () => {
     const failures = await purchases.failures(eventId);
     expect(failures).toEqual([{ code: 'PAYMENT_DECLINED', count: 1 }]);
     // The worker's keeper has written its epoch (at its start, or after an earlier test's flush).
-    await eventually(async () => (await stack.redis.get(EPOCH_KEY)) ?? undefined, 60_000, 'the epoch');
+    await eventually(
+      async () => (await stack.redis.get(epochKey(stack.config.temporal.taskQueue))) ?? undefined,
+      60_000,
+      'the epoch',
+    );
 
     await stack.redis.flushall();
     // No request reads the event: the worker notices the lost epoch and rebuilds from the entities.
-    await eventually(async () => (await stack.redis.get(EPOCH_KEY)) ?? undefined, 60_000, 'a rebuild');
+    await eventually(
+      async () => (await stack.redis.get(epochKey(stack.config.temporal.taskQueue))) ?? undefined,
+      60_000,
+      'a rebuild',
+    );
     await expectConverged(eventId, ids);
     expect(await stack.cache.getEvent(eventId)).toMatchObject({
       definition: { eventId, rows: 1, seatsPerRow: 4 },

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { EPOCH_KEY } from '../../src/cache/keeper';
+import { epochKey } from '../../src/cache/keeper';
 import { loadFanIdentityConfig } from '../../src/config';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
@@ -65,7 +65,7 @@ it('a drop with a payment outage, a worker kill and a Redis flush sells every se
       return child.pid;
     },
     flushRedis: async () => void (await stack.redis.flushall()),
-    cacheWhole: async () => (await stack.redis.get(EPOCH_KEY)) !== null,
+    cacheWhole: async () => (await stack.redis.get(epochKey(taskQueue))) !== null,
     knobs,
   };
   let chaos: Promise<FaultEvent[]> | undefined;

@@ -367,7 +367,14 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       await moveThen({ state, failure, compensations: ran }, () => queue.finished(state, failure.code));
       countEnd(state, failure.code, ran);
     });
-    throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
+    // The final status travels with the failure: a cache rebuild reads it from the close event, without
+    // asking a worker to replay the purchase for a query.
+    throw ApplicationFailure.create({
+      type: failure.code,
+      message: failure.message,
+      nonRetryable: true,
+      details: [{ ...status }],
+    });
   }
 
   await moveThen({ state: 'completed' }, () => queue.finished('completed'));
