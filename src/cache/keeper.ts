@@ -63,8 +63,6 @@ export class CacheKeeper {
   private readonly taskQueue: string | undefined;
   private readonly epochKey: string;
   private readonly pendingKey: string;
-  /** Every finished rebuild, for whoever watches (metrics, tests). */
-  readonly rebuilds: RebuildOutcome[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -154,7 +152,6 @@ export class CacheKeeper {
     }
     this.seenEpoch = true;
     const outcome: RebuildOutcome = { events, seats, ms, reason };
-    this.rebuilds.push(outcome);
     this.onRebuild?.(outcome);
     this.log(`cache rebuilt in ${ms} ms (${reason}): ${events} events, ${seats} seats`, { ...outcome });
     return outcome;

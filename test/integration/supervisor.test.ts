@@ -5,7 +5,14 @@
 import path from 'node:path';
 import { startNodeService } from '../../tools/dev/services';
 import { Supervisor } from '../../tools/dev/supervisor';
-import { adminHeaders, finalStatus, openStack, startPurchase, uniqueId, type Stack } from '../support/stack';
+import {
+  createTestEvent,
+  finalStatus,
+  openStack,
+  startPurchase,
+  uniqueId,
+  type Stack,
+} from '../support/stack';
 
 const taskQueue = uniqueId('supervised');
 let stack: Stack;
@@ -30,14 +37,7 @@ it('starts a killed worker again by itself, and purchases complete on it', async
         logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, 'supervised-worker.log'),
       }),
   });
-  const eventId = uniqueId('supervised');
-  const created = await stack.app.inject({
-    method: 'POST',
-    url: '/events',
-    headers: adminHeaders(),
-    payload: { eventId, name: eventId, rows: 1, seatsPerRow: 3, priceCents: 100, admission: 'direct' },
-  });
-  expect(created.statusCode).toBe(201);
+  const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 3 });
   const before = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
   expect(await finalStatus(stack, before)).toMatchObject({ state: 'completed' });
 
