@@ -120,7 +120,13 @@ describe('seat entity', () => {
   it('answers a claim whose caller projects it without a projection of its own, and still projects the expiry', async () => {
     const eventId = uniqueId('caller-projects');
     const handle = await startSeat(eventId);
-    const markers = () => historyCount(handle, EventType.EVENT_TYPE_MARKER_RECORDED);
+    // Local activity markers only (a run also records its patch markers).
+    const markers = async () => {
+      const { events } = await handle.fetchHistory();
+      return (events ?? []).filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      ).length;
+    };
     const held = await executeUpdate(handle, holdSeatUpdate, {
       args: [{ holdId: 'mine', purchaseId: 'p-mine', ttlMs: 4_000, callerProjects: true }],
       updateId: 'hold-mine',

@@ -4,9 +4,16 @@
  * own.
  */
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { startNodeService, type Service } from '../../tools/dev/services';
 import { bestAvailable } from '../../src/cache/best-available';
-import { holdSeatUpdate, seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import {
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  seatStateQuery,
+  seatWorkflowId,
+} from '../../src/entities/seat/contract';
 import { purchaseWorkflowId } from '../../src/sagas/purchase/contract';
 import { Knobs } from '../../src/providers/knobs';
 import type { ProviderStore } from '../../src/providers/store';
@@ -40,7 +47,10 @@ const startWorker = async (label: string, env: Record<string, string> = {}): Pro
 };
 
 beforeAll(async () => {
-  stack = await openStack({ taskQueue });
+  // A payment attempt of 6 s, so a charge lost with its worker still has time for its retry once the
+  // worker is back: a restarted worker takes several seconds to start on a busy machine (the test
+  // services' 2.5 s attempts leave the retry under 4 s for it).
+  stack = await openStack({ taskQueue, purchase: { paymentTimeoutMs: 6_000 } });
   store = openProviderStore();
   knobs = new Knobs(store);
 });
@@ -139,3 +149,40 @@ it('a first task lost after its hold, with a seat taken then and free on the ret
   expect(other.status).toBe('available');
   expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
 });
+
+it('a seat whose first task after a worker kill took two Updates replays on a fresh worker', async () => {
+  // Seen in a chaos drop: a killed worker's seat got a hold and another purchase's tombstone in one task
+  // on the next worker, which upserted SeatStatus after both answers; every later worker replayed the
+  // upsert between them (a nondeterminism error) and the seat was stuck.
+  for (const worker of workers) await worker.stop();
+  const first = await startWorker('crash-worker-8');
+  const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 1 });
+  const seat = stack.client.workflow.getHandle(seatWorkflowId(eventId, 'A1'));
+  await seat.query(seatStateQuery); // its first task is done, on the worker about to die
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+
+  const hold = seat.executeUpdate(holdSeatUpdate, {
+    args: [{ holdId: 'h-kept', purchaseId: 'p-kept', ttlMs: 60_000 }],
+    updateId: 'hold-kept',
+  });
+  const tombstone = seat.executeUpdate(releaseSeatUpdate, {
+    args: [{ holdId: 'h-other', tombstone: true }],
+    updateId: 'tombstone-other',
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500)); // both wait for the seat's next task
+  await startWorker('crash-worker-9');
+  await expect(hold).resolves.toMatchObject({ status: 'held' });
+  await tombstone;
+
+  const { events } = await seat.fetchHistory();
+  const completed = (events ?? []).filter(
+    (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+  );
+  expect(completed).toHaveLength(2);
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  await Worker.runReplayHistory({ workflowBundle }, { events }, seat.workflowId);
+}, 120_000);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/api/app';
 import { createRedis, waitForRedis, type RedisClient } from '../../src/cache/redis';
 import { SeatCache } from '../../src/cache/seat-cache';
-import { loadConfig, loadFanIdentityConfig, type Config } from '../../src/config';
+import { loadConfig, loadFanIdentityConfig, type Config, type PurchaseConfig } from '../../src/config';
 import { issuerFor, mintFanToken, type MintOptions } from '../../tools/dev/fan-issuer';
 import { ProviderStore, SETTING_REFRESH_MS, type SharedSetting } from '../../src/providers/store';
 import { connectClient, connectGuardedClient } from '../../src/temporal/connection';
@@ -41,12 +41,14 @@ export function appOptions(
 /**
  * Clients and an in-process API; `taskQueue` lets a test run workflows on a worker of its own.
  * `temporalAddress`: the API on a Temporal server of the test's own, through the production API's guarded
- * client (src/api/server.ts), so the test can stop that server under it.
+ * client (src/api/server.ts), so the test can stop that server under it. `purchase`: what the test's
+ * purchases are started with, where it differs from the test services' settings.
  */
 export async function openStack(
-  options: { taskQueue?: string; temporalAddress?: string } = {},
+  options: { taskQueue?: string; temporalAddress?: string; purchase?: Partial<PurchaseConfig> } = {},
 ): Promise<Stack> {
-  const config = loadConfig();
+  const loaded = loadConfig();
+  const config = { ...loaded, purchase: { ...loaded.purchase, ...options.purchase } };
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const guarded = options.temporalAddress
     ? connectGuardedClient({ ...config.temporal, address: options.temporalAddress })

@@ -1,9 +1,10 @@
 /**
- * Recorded purchases replay with today's workflow code: a change to the saga's commands that forgets its
- * `patched()` fails here before it fails a purchase in flight. The histories in test/fixtures/histories
- * were recorded by the saga's one code path on a real stack (`temporal workflow show --output json`); the
- * file name says which outcome each one covers. Add the old code's histories before changing the saga
- * (.cursorrules: patch, deprecate, remove).
+ * Recorded purchases and seats replay with today's workflow code: a change to a workflow's commands that
+ * forgets its `patched()` fails here before it fails a purchase or a seat in flight. The histories in
+ * test/fixtures/histories were recorded by older code on a real stack (`temporal workflow show --output
+ * json`); the file name says which workflow and outcome each one covers (the seat histories: a task that
+ * answered a hold and a dozen tombstones, upserting SeatStatus between their answers). Add the old code's
+ * histories before changing a workflow (.cursorrules: patch, deprecate, remove).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '
 const DIR = path.join(__dirname, '..', 'fixtures', 'histories');
 const files = readdirSync(DIR).filter((file) => file.endsWith('.json'));
 
-describe("recorded purchases replay with today's workflow code", () => {
+describe("recorded purchases and seats replay with today's workflow code", () => {
   let workflowBundle: WorkflowBundle;
   beforeAll(async () => {
     workflowBundle = await bundleWorkflowCode({

@@ -9,6 +9,7 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
+  patched,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -52,6 +53,11 @@ function rejectIf(failure: Failure | undefined): void {
 export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   const { eventId } = input;
   const seat = new SeatState(input.seatId, input.snapshot);
+  // Asked once, before any command of the run, so the marker's place never depends on timing. Before it,
+  // the loop below upserted SeatStatus as soon as an Update woke it: between two Update answers of one task
+  // when the Updates came in a task of their own, after both when they came with the run's first job (a
+  // worker lost before the task): a replay delivers them apart, and failed on the second kind.
+  const afterAnswers = patched('seat-commands-after-answers');
   // A fresh seat's version 0 is projected by whoever created the event; a continued run was projected
   // before it continued.
   let projected = seat.version;
@@ -109,6 +115,9 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
 
   for (;;) {
     await condition(wake);
+    // Every Update of this activation answered first: the loop's commands then follow them, however the
+    // Updates were grouped into activations.
+    if (afterAnswers) await condition(allHandlersFinished);
 
     if (seat.version !== listed) {
       upsertSearchAttributes([{ key: SEAT_STATUS_SEARCH_ATTRIBUTE, value: seat.view().status }]);
