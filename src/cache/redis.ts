@@ -17,17 +17,29 @@ export function createRedis(config: RedisConfig, options: { lazyConnect?: boolea
     lazyConnect: options.lazyConnect,
     enableAutoPipelining: true,
   };
-  if (config.cluster) {
-    const nodes = config.url.split(',').map((url) => url.trim());
-    return new Cluster(nodes, {
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      lazyConnect: options.lazyConnect,
-      redisOptions: common,
-    });
-  }
-  return new Redis(config.url, common);
+  const client = config.cluster
+    ? new Cluster(
+        config.url.split(',').map((url) => url.trim()),
+        {
+          enableOfflineQueue: false,
+          enableAutoPipelining: true,
+          lazyConnect: options.lazyConnect,
+          redisOptions: common,
+        },
+      )
+    : new Redis(config.url, common);
+  // The client reconnects by itself; without a listener each failed attempt is an "Unhandled error event"
+  // with a stack trace. One line per 10 s of outage says the same.
+  let reported = 0;
+  client.on('error', (err: Error) => {
+    if (Date.now() - reported < ERROR_REPORT_MS) return;
+    reported = Date.now();
+    console.warn(`redis: ${err.message} (reconnecting)`);
+  });
+  return client;
 }
+
+const ERROR_REPORT_MS = 10_000;
 
 /** Resolves once the client is connected (or rejects after `timeoutMs`). */
 export async function waitForRedis(redis: RedisClient, timeoutMs = 10_000): Promise<void> {

@@ -15,3 +15,19 @@ export async function mapLimit<T, R>(
   await Promise.all(lanes);
   return results;
 }
+
+/**
+ * One call per key at a time: a caller that comes while the key's call runs gets that call's promise
+ * instead of starting another (a cache repair that a crowd of requests all find missing runs once).
+ */
+export function singleFlight<K, T>(): (key: K, run: () => Promise<T>) => Promise<T> {
+  const running = new Map<K, Promise<T>>();
+  return (key, run) => {
+    let call = running.get(key);
+    if (!call) {
+      call = run().finally(() => running.delete(key));
+      running.set(key, call);
+    }
+    return call;
+  };
+}

@@ -29,6 +29,7 @@ import {
   type PurchaseOutcome,
 } from '../../entities/queue/contract';
 import { FailureCode, isFailureCode } from '../../failures';
+import { singleFlight } from '../../lib/concurrency';
 import { GroupCommit } from '../../lib/group-commit';
 import { signToken } from '../../lib/signing';
 import { executeUpdate } from '../../temporal/updates';
@@ -134,16 +135,11 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
    * from the seat entities before a pick, so a lost cache never fails a purchase SOLD_OUT. One rebuild at a
    * time per event in this process: the purchases that find it lost meanwhile wait for the same one.
    */
-  const rebuilding = new Map<string, Promise<unknown>>();
+  const rebuild = singleFlight<string, unknown>();
   const seatMap = async (eventId: string) => {
     const [event, seats] = await cached(eventId);
     if (event && seats.size > 0) return { event, seats };
-    let rebuild = rebuilding.get(eventId);
-    if (!rebuild) {
-      rebuild = rebuildEvent({ client, cache: seatCache }, eventId).finally(() => rebuilding.delete(eventId));
-      rebuilding.set(eventId, rebuild);
-    }
-    await rebuild;
+    await rebuild(eventId, () => rebuildEvent({ client, cache: seatCache }, eventId));
     const [rebuiltEvent, rebuiltSeats] = await cached(eventId);
     return { event: rebuiltEvent, seats: rebuiltSeats };
   };

@@ -34,6 +34,7 @@ import {
   seatWorkflowId,
   type SeatView,
 } from '../../../entities/seat/contract';
+import { singleFlight } from '../../../lib/concurrency';
 import { FailureCode } from '../../../failures';
 import { HttpProblem } from '../../problem';
 import type { CreateEventBody, EventSummary } from '../../schemas/events';
@@ -98,6 +99,12 @@ export async function readCache<T>(read: () => Promise<T>): Promise<T> {
 
 export class EventService {
   private readonly recent = new Map<string, { at: number; event: CachedEvent }>();
+  /**
+   * Read-repair of an event the cache lost: one rebuild per event at a time in this process. After a
+   * flush every fan's next request finds it missing; a rebuild each (a query per seat) was a storm that
+   * kept Temporal and the worker's own rebuild busy for a minute, with every fan answered 503 meanwhile.
+   */
+  private readonly repair = singleFlight<string, { seats: number } | undefined>();
 
   constructor(
     private readonly client: Client,
@@ -187,13 +194,19 @@ export class EventService {
     const ids = seatIds(definition.rows, definition.seatsPerRow);
     let seats = await readCache(() => this.cache.getSeats(eventId));
     if (seats.size < ids.length) {
-      await rebuildEvent({ client: this.client, cache: this.cache, queueCache: this.queueCache }, eventId);
+      await this.rebuild(eventId);
       seats = await readCache(() => this.cache.getSeats(eventId));
     }
     return ids.flatMap((seatId) => {
       const seat = seats.get(seatId);
       return seat ? [seat] : [];
     });
+  }
+
+  private rebuild(eventId: string): Promise<{ seats: number } | undefined> {
+    return this.repair(eventId, () =>
+      rebuildEvent({ client: this.client, cache: this.cache, queueCache: this.queueCache }, eventId),
+    );
   }
 
   /** One seat, read from its entity: the authoritative view (needs no cache). */
@@ -220,10 +233,7 @@ export class EventService {
       this.recent.set(eventId, { at: Date.now(), event: cached });
       return cached;
     }
-    const rebuilt = await rebuildEvent(
-      { client: this.client, cache: this.cache, queueCache: this.queueCache },
-      eventId,
-    );
+    const rebuilt = await this.rebuild(eventId);
     const event = rebuilt && (await readCache(() => this.cache.getEvent(eventId)));
     if (!event) throw new HttpProblem(FailureCode.NOT_FOUND, `no event ${eventId}`);
     return event;
