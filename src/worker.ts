@@ -27,6 +27,7 @@ import { Notifier } from './providers/notifier';
 import { PaymentGateway } from './providers/payments';
 import { ProviderStore } from './providers/store';
 import { connectClient, connectNative } from './temporal/connection';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { workerMetrics } from './observe/worker-metrics';
 
 type QueueOptions = Omit<WorkerOptions, 'connection' | 'namespace' | 'workflowBundle' | 'activities'>;
@@ -73,13 +74,21 @@ export function installRuntime(metricsAddress?: string): void {
   });
 }
 
-export async function runWorker(options: { interceptors?: WorkerInterceptors } = {}): Promise<void> {
+/**
+ * `interceptors`: the Worker's; `clientInterceptors`: those of the client the activities send Updates with.
+ */
+export async function runWorker(
+  options: { interceptors?: WorkerInterceptors; clientInterceptors?: WorkflowClientInterceptor[] } = {},
+): Promise<void> {
   const config = loadWorkerConfig();
   installRuntime(config.metricsAddress);
   const metrics = workerMetrics(Runtime.instance().metricMeter);
   const { temporal } = config;
   const redis = createRedis(config.redis);
-  const [connection, client] = await Promise.all([connectNative(temporal), connectClient(temporal)]);
+  const [connection, client] = await Promise.all([
+    connectNative(temporal),
+    connectClient(temporal, { interceptors: options.clientInterceptors }),
+  ]);
   const cache = new SeatCache(redis);
   const queueCache = new QueueCache(redis);
   const purchaseCache = new PurchaseCache(redis);

@@ -9,6 +9,10 @@
  * - `temporal-restart`: SIGKILL the dev server; it comes back on the same SQLite file.
  * - `payment-outage`, `email-outage`, `sms-outage`: the simulated provider refuses everything for the
  *   fault's duration (default 30 s), through the providers' shared knobs.
+ * - `slow-store`: for the fault's duration, the Temporal server stalls (SIGSTOP) for 12 s at a time with
+ *   3 s of flow between (SIGCONT): a store that stops answering, as a database does under an fsync stall
+ *   or a failover. Past the 10 s workflow task timeout, so tasks in flight are lost and retried; past the
+ *   10 s a purchase waits for a hold's answer, so holds sent before a stall reach their seats late.
  */
 import { epochKey } from '../../src/cache/keeper';
 import type { RedisClient } from '../../src/cache/redis';
@@ -27,17 +31,22 @@ export const OUTAGE_FAULTS = {
   'sms-outage': 'smsOutage',
 } as const;
 const OTHER_FAULTS = ['redis-flush'] as const;
+/** Faults that last, besides the provider outages. */
+const STALL_FAULTS = ['slow-store'] as const;
 
 export type ProcessFault = keyof typeof PROCESS_FAULTS;
 export type OutageFault = keyof typeof OUTAGE_FAULTS;
-export type FaultKind = ProcessFault | OutageFault | (typeof OTHER_FAULTS)[number];
+export type FaultKind =
+  ProcessFault | OutageFault | (typeof OTHER_FAULTS)[number] | (typeof STALL_FAULTS)[number];
 export type StackService = (typeof PROCESS_FAULTS)[ProcessFault];
 
 const KINDS = new Set<string>([
   ...Object.keys(PROCESS_FAULTS),
   ...Object.keys(OUTAGE_FAULTS),
   ...OTHER_FAULTS,
+  ...STALL_FAULTS,
 ]);
+const LASTING = new Set<string>([...Object.keys(OUTAGE_FAULTS), ...STALL_FAULTS]);
 const DEFAULT_OUTAGE_SEC = 30;
 
 export interface Fault {
@@ -63,8 +72,9 @@ export function parseChaosPlan(text: string): Fault[] {
         );
       }
       const kind = match[1] as FaultKind;
-      const outage = kind in OUTAGE_FAULTS;
-      if (match[3] !== undefined && !outage) throw new ChaosPlanError(`"${part}": only an outage lasts`);
+      const outage = LASTING.has(kind);
+      if (match[3] !== undefined && !outage)
+        throw new ChaosPlanError(`"${part}": only an outage or a slow store lasts`);
       return {
         kind,
         atSec: Number(match[2]),
@@ -78,6 +88,8 @@ export function parseChaosPlan(text: string): Fault[] {
 export interface ChaosTargets {
   /** Kills the service's current process (SIGKILL); returns its pid. */
   kill(service: StackService): Promise<number>;
+  /** Stops (SIGSTOP) or resumes (SIGCONT) the service's current process; returns its pid. */
+  pause(service: StackService, paused: boolean): Promise<number>;
   flushRedis(): Promise<void>;
   /** Whether the cache is whole again (its keeper wrote a new epoch). */
   cacheWhole(): Promise<boolean>;
@@ -86,18 +98,27 @@ export interface ChaosTargets {
 
 /** npm start's stack: its processes by the pids in .data/stack.json (kept current by its supervisor). */
 export function stackTargets(redis: RedisClient, knobs: Knobs, taskQueue: string): ChaosTargets {
+  const signal = (service: StackService, name: NodeJS.Signals): number => {
+    const pid = readStackFile().pids?.[service];
+    if (!pid) throw new Error(`no ${service} process in .data/stack.json`);
+    process.kill(pid, name);
+    return pid;
+  };
   return {
-    async kill(service) {
-      const pid = readStackFile().pids?.[service];
-      if (!pid) throw new Error(`no ${service} process in .data/stack.json`);
-      process.kill(pid, 'SIGKILL');
-      return pid;
-    },
+    kill: async (service) => signal(service, 'SIGKILL'),
+    pause: async (service, paused) => signal(service, paused ? 'SIGSTOP' : 'SIGCONT'),
     flushRedis: async () => void (await redis.flushall()),
     cacheWhole: async () => (await redis.get(epochKey(taskQueue))) !== null,
     knobs,
   };
 }
+
+/** A slow store's rhythm: stalled this long, then flowing this long, until the fault's end. */
+export interface StallRhythm {
+  stalledMs: number;
+  flowingMs: number;
+}
+export const SLOW_STORE: StallRhythm = { stalledMs: 12_000, flowingMs: 3_000 };
 
 /** How long the cache may take to be whole again after a Redis fault before chaos stops watching. */
 const CACHE_WATCH_MS = 120_000;
@@ -123,6 +144,7 @@ export async function runChaos(
   targets: ChaosTargets,
   openedAt: number,
   log: (line: string) => void = () => undefined,
+  rhythm: StallRhythm = SLOW_STORE,
 ): Promise<FaultEvent[]> {
   const events: FaultEvent[] = [];
   const since = () => Date.now() - openedAt;
@@ -147,6 +169,37 @@ export async function runChaos(
     else delete active[knob];
     targets.knobs.set({ ...active });
   };
+  // A stalled server is always resumed, even when the drop ends early or this process is stopped.
+  const stalled = new Set<StackService>();
+  const resumeAll = () => {
+    for (const service of stalled) void targets.pause(service, false).catch(() => undefined);
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    resumeAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('exit', resumeAll);
+  const stall = async (fault: Fault, event: FaultEvent): Promise<void> => {
+    const endAt = (fault.atSec + fault.forSec!) * 1000;
+    let stalls = 0;
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    try {
+      while (since() < endAt) {
+        stalled.add('temporal');
+        await targets.pause('temporal', true);
+        stalls++;
+        await until(Math.min(endAt, since() + rhythm.stalledMs));
+        await targets.pause('temporal', false);
+        stalled.delete('temporal');
+        await until(Math.min(endAt, since() + rhythm.flowingMs));
+      }
+    } finally {
+      if (stalled.delete('temporal')) await targets.pause('temporal', false).catch(() => undefined);
+      process.removeListener('SIGINT', interrupted).removeListener('SIGTERM', interrupted);
+      event.endMs = since();
+      event.detail += `, ${stalls} stalls`;
+    }
+  };
   for (const fault of plan) {
     await until(fault.atSec * 1000);
     const event: FaultEvent = { kind: fault.kind, atMs: since(), detail: '' };
@@ -158,6 +211,11 @@ export async function runChaos(
       } else if (fault.kind === 'redis-flush') {
         await targets.flushRedis();
         event.detail = 'FLUSHALL';
+      } else if (fault.kind === 'slow-store') {
+        event.detail = `Temporal server stalled ${rhythm.stalledMs / 1000} s, flowing ${rhythm.flowingMs / 1000} s, for ${fault.forSec} s`;
+        outages.push(
+          stall(fault, event).catch((err: unknown) => void (event.error = (err as Error).message)),
+        );
       } else {
         const knob = OUTAGE_FAULTS[fault.kind as OutageFault];
         setOutage(knob, true);
@@ -178,6 +236,7 @@ export async function runChaos(
     );
   }
   await Promise.all([...outages, ...watches]);
+  process.removeListener('exit', resumeAll);
   return events;
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { Client, Connection, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from '../config';
 import { TemporalHealth, type TemporalHealthOptions } from './health';
@@ -20,7 +20,7 @@ function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
 
 export async function connectClient(
   config: TemporalConfig,
-  options: { connectTimeoutMs?: number } = {},
+  options: { connectTimeoutMs?: number; interceptors?: WorkflowClientInterceptor[] } = {},
 ): Promise<Client> {
   const connection = await Connection.connect({
     address: config.address,
@@ -28,7 +28,11 @@ export async function connectClient(
     apiKey: config.apiKey,
     ...(options.connectTimeoutMs !== undefined && { connectTimeout: options.connectTimeoutMs }),
   });
-  return new Client({ connection, namespace: config.namespace });
+  return new Client({
+    connection,
+    namespace: config.namespace,
+    ...(options.interceptors && { interceptors: { workflow: options.interceptors } }),
+  });
 }
 
 export function connectNative(config: TemporalConfig): Promise<NativeConnection> {

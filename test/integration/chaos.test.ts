@@ -64,6 +64,9 @@ it('a drop with a payment outage, a worker kill and a Redis flush sells every se
       child.kill('SIGKILL');
       return child.pid;
     },
+    pause: async (service) => {
+      throw new Error(`this drop does not stall ${service}`);
+    },
     flushRedis: async () => void (await stack.redis.flushall()),
     cacheWhole: async () => (await stack.redis.get(epochKey(taskQueue))) !== null,
     knobs,

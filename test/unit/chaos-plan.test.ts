@@ -1,4 +1,4 @@
-import { chaosFigures, ChaosPlanError, parseChaosPlan } from '../../loadtest/drop/chaos';
+import { chaosFigures, ChaosPlanError, parseChaosPlan, runChaos } from '../../loadtest/drop/chaos';
 import { retryDelayMs } from '../../loadtest/drop/simulator';
 
 describe('a chaos plan', () => {
@@ -14,7 +14,7 @@ describe('a chaos plan', () => {
   it('refuses an unknown fault, a missing time and a duration on a fault that does not last', () => {
     expect(() => parseChaosPlan('disk-fill@10')).toThrow(ChaosPlanError);
     expect(() => parseChaosPlan('worker-kill')).toThrow(/expected <fault>@<seconds>/);
-    expect(() => parseChaosPlan('api-kill@10:5')).toThrow(/only an outage lasts/);
+    expect(() => parseChaosPlan('api-kill@10:5')).toThrow(/only an outage or a slow store lasts/);
   });
 
   it('reports how long after each fault sales grew again, none for a drop already sold out', () => {
@@ -46,5 +46,31 @@ describe('a fan retrying', () => {
     expect(retryDelayMs(0, undefined, () => 0.999)).toBe(249);
     expect(retryDelayMs(3, undefined, () => 0.999)).toBe(1998);
     expect(retryDelayMs(20, undefined, () => 0.999)).toBe(7992);
+  });
+});
+
+describe('a slow store', () => {
+  it('stalls the Temporal server in its rhythm for the fault’s duration and always resumes it', async () => {
+    const signals: [number, boolean][] = [];
+    const openedAt = Date.now();
+    const targets = {
+      kill: async () => 0,
+      pause: async (service: string, paused: boolean) => {
+        expect(service).toBe('temporal');
+        signals.push([Date.now() - openedAt, paused]);
+        return 42;
+      },
+      flushRedis: async () => undefined,
+      cacheWhole: async () => true,
+      knobs: { set: () => undefined } as never,
+    };
+    const [event] = await runChaos(parseChaosPlan('slow-store@0.05:0.5'), targets, openedAt, undefined, {
+      stalledMs: 120,
+      flowingMs: 60,
+    });
+    expect(signals.map(([, paused]) => paused)).toEqual([true, false, true, false, true, false]);
+    expect(signals.at(-1)![0]).toBeGreaterThanOrEqual(500);
+    expect(event).toMatchObject({ kind: 'slow-store', detail: expect.stringContaining('3 stalls') });
+    expect(event.endMs).toBeGreaterThanOrEqual(500);
   });
 });

@@ -93,6 +93,56 @@ describe('seat state machine', () => {
     expect(seat.checkRelease({ holdId: 'h2', tombstone: true })?.code).toBe('SEAT_SOLD');
   });
 
+  it('leaves a hold sent after a timed tombstone, and releases one sent before it', () => {
+    // A lost workflow task's tombstone reaches the seat after its retried task held the seat again under
+    // the same hold id: that later send stays, and the purchase can confirm it.
+    const seat = new SeatState('A1');
+    seat.hold({ ...hold('h1'), sentAt: T0 + 20 }, T0 + 20);
+    const stale = { holdId: 'h1', tombstone: true, sentAt: T0 + 10 };
+    expect(seat.checkRelease(stale)).toBeUndefined();
+    expect(seat.release(stale)).toMatchObject({ status: 'held', version: 1 });
+    expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't1' }, T0 + 30)).toBeUndefined();
+    // A send from before that tombstone, still on its way, is refused when it comes.
+    const other = new SeatState('A2');
+    other.release(stale);
+    expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 5 }, T0 + 40)?.code).toBe('HOLD_LATE');
+    expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 15 }, T0 + 40)).toBeUndefined();
+    // A tombstone sent after the seat's hold releases it, and a later release of that hold is its own.
+    const third = new SeatState('A3');
+    third.hold({ ...hold('h1'), sentAt: T0 }, T0);
+    expect(third.release({ holdId: 'h1', tombstone: true, sentAt: T0 + 1 })).toMatchObject({
+      status: 'available',
+      version: 2,
+    });
+    expect(third.checkHold({ ...hold('h1'), sentAt: T0 }, T0 + 2)?.code).toBe('HOLD_LATE');
+    third.hold({ ...hold('h2'), sentAt: T0 + 3 }, T0 + 3);
+    expect(third.checkRelease({ holdId: 'h2' })).toBeUndefined();
+    expect(third.release({ holdId: 'h2' })).toMatchObject({ status: 'available', version: 4 });
+  });
+
+  it('takes a hold sent again once the seat lost it as a new hold (old runs: the first answer)', () => {
+    const first = (rules?: { reholdGone: boolean }) => {
+      const seat = new SeatState('A1', undefined, rules);
+      seat.hold(hold('h1'), T0);
+      seat.expireIfDue(T0 + 1_000);
+      return seat;
+    };
+    const seat = first();
+    expect(seat.checkHold(hold('h1'), T0 + 2_000)).toBeUndefined();
+    expect(seat.hold(hold('h1'), T0 + 2_000)).toMatchObject({ status: 'held', version: 3 });
+    expect(seat.view()).toMatchObject({ status: 'held', holdExpiresAt: T0 + 3_000 });
+    // Still held: the same send again gets its first answer, nothing changes.
+    expect(seat.hold(hold('h1'), T0 + 2_100)).toMatchObject({ version: 3 });
+    // Sold under it: the hold is not gone, and its first answer stands.
+    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    expect(seat.checkHold(hold('h1'), T0 + 2_200)).toBeUndefined();
+    expect(seat.hold(hold('h1'), T0 + 2_200)).toMatchObject({ status: 'held', version: 3 });
+    expect(seat.view()).toMatchObject({ status: 'sold', version: 4 });
+    const old = first({ reholdGone: false });
+    expect(old.hold(hold('h1'), T0 + 2_000)).toMatchObject({ status: 'held', version: 1 });
+    expect(old.view()).toMatchObject({ status: 'available', version: 2 });
+  });
+
   it('refuses to release a sold seat', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);

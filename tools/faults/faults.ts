@@ -1,9 +1,10 @@
 /**
- * Faults for tests, injected around the production activities by an activity interceptor that only a
- * worker started for tests registers (`tools/faults/worker.ts`). The product's worker and activities know
- * nothing of them.
+ * Faults for tests, injected around the production activities by an activity interceptor, and around the
+ * Updates they send by a client interceptor, that only a worker started for tests registers
+ * (`tools/faults/worker.ts`). The product's worker and activities know nothing of them.
  */
 import type { Context } from '@temporalio/activity';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type {
   ActivityExecuteInput,
   ActivityInboundCallsInterceptor,
@@ -11,6 +12,7 @@ import type {
   Next,
 } from '@temporalio/worker';
 import { Type } from '@sinclair/typebox';
+import { holdSeatUpdate, type HoldSeatInput } from '../../src/entities/seat/contract';
 import { EnvVar, readEnv, type Env } from '../../src/lib/env';
 import { SharedSetting, type ProviderStore } from '../../src/providers/store';
 
@@ -27,10 +29,10 @@ export interface Faults {
    */
   crashAfterHold: boolean;
   /**
-   * The first attempt of a hold on this seat is delivered late: the attempt fails at once (no answer, as a
-   * timed-out call), and its Update reaches the seat `delayMs` later, sent as it was (a request held up in
-   * the network arrives with its whole deadline ahead of it). The purchase's retry meanwhile gets the
-   * seat's answer and may move on.
+   * The first send of each hold on this seat is delivered late: the send fails at once (no answer, as a
+   * timed-out call), and its Update reaches the seat `delayMs` later, exactly as it was sent (its deadline
+   * and send time: a request held up in the network). The purchase's retry meanwhile gets the seat's
+   * answer and may move on.
    */
   lateHold?: { seatId: string; delayMs: number };
 }
@@ -76,12 +78,6 @@ class SeatHoldFaults implements ActivityInboundCallsInterceptor {
     next: Next<ActivityInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
     const { activityType, attempt } = this.ctx.info;
-    const late = activityType === HOLD_ACTIVITY ? this.faults.current().lateHold : undefined;
-    const { seatId } = (input.args[0] ?? {}) as { seatId?: string };
-    if (late && attempt === 1 && seatId === late.seatId) {
-      setTimeout(() => void next(input).catch(() => undefined), late.delayMs);
-      throw new Error(`fault injected: the hold on seat ${seatId} is delivered ${late.delayMs} ms late`);
-    }
     const result = await next(input);
     if (activityType !== HOLD_ACTIVITY) return result;
     const faults = this.faults.current();
@@ -96,4 +92,25 @@ class SeatHoldFaults implements ActivityInboundCallsInterceptor {
 
 export function faultInterceptors(faults: FaultSwitch): ActivityInterceptorsFactory {
   return (ctx) => ({ inbound: new SeatHoldFaults(ctx, faults) });
+}
+
+/** The late hold (Faults.lateHold), in the client the activities send their Updates with. */
+export function lateHoldInterceptor(faults: FaultSwitch): WorkflowClientInterceptor {
+  const delivered = new Set<string>();
+  return {
+    async startUpdate(input, next) {
+      const late = faults.current().lateHold;
+      const updateId = input.options.updateId ?? '';
+      const [hold] = input.args as [HoldSeatInput | undefined];
+      const target =
+        late &&
+        input.updateName === holdSeatUpdate.name &&
+        input.workflowExecution.workflowId.endsWith(`-${late.seatId}`) &&
+        hold !== undefined;
+      if (!target || delivered.has(updateId)) return next(input);
+      delivered.add(updateId);
+      setTimeout(() => void next(input).catch(() => undefined), late.delayMs);
+      throw new Error(`fault injected: the hold on seat ${late.seatId} is delivered ${late.delayMs} ms late`);
+    },
+  };
 }

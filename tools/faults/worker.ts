@@ -5,10 +5,14 @@
 import { loadWorkerConfig } from '../../src/config';
 import { ProviderStore } from '../../src/providers/store';
 import { runWorker } from '../../src/worker';
-import { faultInterceptors, FaultSwitch } from './faults';
+import { faultInterceptors, FaultSwitch, lateHoldInterceptor } from './faults';
 
 const store = new ProviderStore(loadWorkerConfig().providersDb);
-runWorker({ interceptors: { activity: [faultInterceptors(new FaultSwitch(store))] } })
+const faults = new FaultSwitch(store);
+runWorker({
+  interceptors: { activity: [faultInterceptors(faults)] },
+  clientInterceptors: [lateHoldInterceptor(faults)],
+})
   .catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;

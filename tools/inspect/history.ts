@@ -39,6 +39,8 @@ export interface Step {
   detail?: string;
   /** The decoded answer, for the views' own use (never printed whole). */
   value?: unknown;
+  /** An activity's decoded first argument, for the views' own use (never printed whole). */
+  input?: unknown;
 }
 
 export interface Timeline {
@@ -172,6 +174,7 @@ export function compactTimeline(workflowId: string, events: HistoryEvent[]): Tim
           startedAt: at,
           attempts: 1,
           id: a.activityId ?? undefined,
+          input: decodeFirst(a.input),
         });
         break;
       }

@@ -31,11 +31,14 @@ export function seatOf(timeline: Timeline): string | undefined {
   return seatId ? seatWorkflowId(input.eventId, seatId) : undefined;
 }
 
-/** The seat a seat step went to, when the step itself tells: its answer, or the seat its refusal names. */
+/**
+ * The seat a seat step went to, when the step itself tells: its input (an activity's), its answer, or the
+ * seat its refusal names.
+ */
 function seatOfStep(step: Step, timeline: Timeline): string | undefined {
   const { eventId } = (timeline.input ?? {}) as Input;
   if (!eventId) return undefined;
-  const answered = (step.value as Input | undefined)?.seatId;
+  const answered = (step.input as Input | undefined)?.seatId ?? (step.value as Input | undefined)?.seatId;
   // A best-available purchase tries several seats; each refusal names its seat ("seat A23 is sold").
   const refused = step.error?.message.match(/^seat ([A-Z]+\d+) /)?.[1];
   const seatId = answered ?? refused;

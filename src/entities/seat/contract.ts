@@ -72,6 +72,8 @@ export interface HoldSeatInput extends CallerProjects {
    * HOLD_LATE: its sender may have moved on, and nobody would release it (older senders: no deadline).
    */
   deadline?: number;
+  /** Epoch ms the sender sent it: a tombstone sent before it is not for this send (older senders: none). */
+  sentAt?: number;
 }
 export interface ConfirmSeatInput extends CallerProjects {
   holdId: string;
@@ -85,7 +87,17 @@ export interface ReleaseSeatInput extends CallerProjects {
    * the seat does not hold it.
    */
   tombstone?: boolean;
+  /**
+   * A tombstone's send time (epoch ms). It stands for the sends of the hold made before it: a hold the seat
+   * has from a later send stays (a retried workflow task holds again under the same hold id while its
+   * lost predecessor's tombstone is still on its way), and a later send is not refused. Without it (older
+   * senders) a tombstone releases whatever the seat holds under that id and refuses every later send.
+   */
+  sentAt?: number;
 }
+
+/** The Update id of a tombstone: its own per send, so a later release of the same hold is not taken for it. */
+export const tombstoneUpdateId = (holdId: string, sentAt: number): string => `tombstone:${holdId}:${sentAt}`;
 
 /** A gate scanned the ticket: the first scan of a ticket admits its holder, later ones are refused. */
 export interface RedeemTicketInput {
@@ -131,6 +143,14 @@ export interface SeatHold {
   holdId: string;
   purchaseId: string;
   expiresAt: number;
+  /** When its sender sent it (holds from older senders: unknown). */
+  sentAt?: number;
+}
+
+/** A tombstone the seat keeps: the sends of this hold made up to `sentAt` are refused. */
+export interface SeatTombstone {
+  holdId: string;
+  sentAt: number;
 }
 
 export interface SeatSale {
@@ -160,6 +180,8 @@ export interface SeatSnapshot {
   sale?: SeatSale;
   recent: SeatOutcome[];
   closed: boolean;
+  /** Timed tombstones, newest last (as many as outcomes are remembered); absent in older runs. */
+  tombstones?: SeatTombstone[];
 }
 
 export interface SeatEntityInput {

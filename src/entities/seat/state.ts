@@ -13,6 +13,7 @@ import {
   type ReleaseSeatInput,
   type SeatAudit,
   type SeatSnapshot,
+  type SeatTombstone,
   type SeatView,
   type TicketUse,
 } from './contract';
@@ -26,15 +27,30 @@ const fail = (code: FailureCode, message: string, details?: Failure['details']):
   ...(details && { details }),
 });
 
+/** The outcome key of a release: a timed tombstone has its own per send (see ReleaseSeatInput.sentAt). */
+const releaseKey = (cmd: ReleaseSeatInput): string =>
+  cmd.tombstone && cmd.sentAt !== undefined
+    ? `tombstone:${cmd.holdId}@${cmd.sentAt}`
+    : `release:${cmd.holdId}`;
+
 export class SeatState {
   private readonly s: SeatSnapshot;
 
+  /**
+   * `reholdGone`: a hold sent again once the seat no longer has it (released, expired) is a new hold, not
+   * the first answer again (runs started before the rule keep answering "held": patch seat-rehold-gone).
+   */
   constructor(
     readonly seatId: string,
     snapshot?: SeatSnapshot,
+    private readonly rules: { reholdGone: boolean } = { reholdGone: true },
   ) {
     this.s = snapshot
-      ? { ...snapshot, recent: [...snapshot.recent] }
+      ? {
+          ...snapshot,
+          recent: [...snapshot.recent],
+          ...(snapshot.tombstones && { tombstones: [...snapshot.tombstones] }),
+        }
       : { status: 'available', version: 0, recent: [], closed: false };
   }
 
@@ -59,7 +75,11 @@ export class SeatState {
   }
 
   snapshot(): SeatSnapshot {
-    return { ...this.s, recent: [...this.s.recent] };
+    return {
+      ...this.s,
+      recent: [...this.s.recent],
+      ...(this.s.tombstones && { tombstones: [...this.s.tombstones] }),
+    };
   }
 
   checkHold(cmd: HoldSeatInput, now: number): Failure | undefined {
@@ -70,7 +90,15 @@ export class SeatState {
         `hold ${cmd.holdId} on seat ${this.seatId} was released before it arrived`,
       );
     }
-    if (this.recall(`hold:${cmd.holdId}`)) return undefined;
+    const tombstone = this.tombstoneOf(cmd.holdId);
+    if (tombstone && (cmd.sentAt === undefined || cmd.sentAt <= tombstone.sentAt)) {
+      return fail(
+        FailureCode.HOLD_LATE,
+        `hold ${cmd.holdId} on seat ${this.seatId} was sent before its sender's tombstone`,
+      );
+    }
+    if (this.rules.reholdGone ? this.holding(cmd.holdId) : this.recall(`hold:${cmd.holdId}`))
+      return undefined;
     if (!cmd.holdId || !cmd.purchaseId)
       return fail(FailureCode.VALIDATION, 'holdId and purchaseId are required');
     if (cmd.deadline !== undefined && now > cmd.deadline) {
@@ -93,12 +121,14 @@ export class SeatState {
     return undefined;
   }
 
+  /** The same hold sent again while the seat has it gets the first answer; once gone, it is a new hold. */
   hold(cmd: HoldSeatInput, now: number): SeatView {
     const known = this.recall(`hold:${cmd.holdId}`);
-    if (known) return known;
+    if (known && (this.holding(cmd.holdId) || !this.rules.reholdGone)) return known;
     this.expireIfDue(now);
     this.s.status = 'held';
     this.s.hold = { holdId: cmd.holdId, purchaseId: cmd.purchaseId, expiresAt: now + cmd.ttlMs };
+    if (cmd.sentAt !== undefined) this.s.hold.sentAt = cmd.sentAt;
     return this.commit(`hold:${cmd.holdId}`);
   }
 
@@ -128,7 +158,7 @@ export class SeatState {
 
   checkRelease(cmd: ReleaseSeatInput): Failure | undefined {
     const key = cmd.holdId;
-    if (this.recall(`release:${key}`) || this.recall(`expired:${key}`)) return undefined;
+    if (this.recall(releaseKey(cmd)) || this.recall(`expired:${key}`)) return undefined;
     if (this.s.status === 'held' && this.s.hold?.holdId === key) return undefined;
     if (this.s.status === 'sold' && this.s.sale?.holdId === key) {
       return fail(
@@ -146,14 +176,20 @@ export class SeatState {
    * arrive later.
    */
   release(cmd: ReleaseSeatInput): SeatView {
-    const known = this.recall(`release:${cmd.holdId}`);
+    const key = releaseKey(cmd);
+    const known = this.recall(key);
     if (known) return known;
-    if (this.s.status === 'held' && this.s.hold?.holdId === cmd.holdId) {
+    const timed = cmd.tombstone && cmd.sentAt !== undefined;
+    if (timed) this.keepTombstone({ holdId: cmd.holdId, sentAt: cmd.sentAt! });
+    const hold = this.s.status === 'held' ? this.s.hold : undefined;
+    // A timed tombstone leaves a hold sent after it: that send is not one its sender gave up on.
+    const covers = !timed || hold?.sentAt === undefined || hold.sentAt <= cmd.sentAt!;
+    if (hold?.holdId === cmd.holdId && covers) {
       this.s.status = 'available';
       this.s.hold = undefined;
-      return this.commit(`release:${cmd.holdId}`);
+      return this.commit(key);
     }
-    return this.remember(`release:${cmd.holdId}`, this.view());
+    return this.remember(key, this.view());
   }
 
   /**
@@ -216,6 +252,25 @@ export class SeatState {
     return audit;
   }
 
+  /** Whether the seat still has this hold, or was sold under it (a hold that is not gone). */
+  private holding(holdId: string): boolean {
+    return this.s.status === 'held' ? this.s.hold?.holdId === holdId : this.s.sale?.holdId === holdId;
+  }
+
+  private tombstoneOf(holdId: string): SeatTombstone | undefined {
+    const kept = this.s.tombstones ?? [];
+    for (let i = kept.length - 1; i >= 0; i--) if (kept[i].holdId === holdId) return kept[i];
+    return undefined;
+  }
+
+  private keepTombstone(tombstone: SeatTombstone): void {
+    const kept = (this.s.tombstones ??= []);
+    const known = this.tombstoneOf(tombstone.holdId);
+    if (known && known.sentAt >= tombstone.sentAt) return;
+    kept.push(tombstone);
+    if (kept.length > RECENT_OUTCOMES) kept.splice(0, kept.length - RECENT_OUTCOMES);
+  }
+
   private holdLapsed(now: number): boolean {
     return this.s.hold !== undefined && this.s.hold.expiresAt <= now;
   }
@@ -232,7 +287,10 @@ export class SeatState {
     return result;
   }
 
+  /** The newest outcome under `key` (a hold taken again after it was gone has a newer one). */
   private recall(key: string): SeatView | undefined {
-    return this.s.recent.find((o) => o.key === key)?.result;
+    for (let i = this.s.recent.length - 1; i >= 0; i--)
+      if (this.s.recent[i].key === key) return this.s.recent[i].result;
+    return undefined;
   }
 }

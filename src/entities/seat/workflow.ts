@@ -52,7 +52,7 @@ function rejectIf(failure: Failure | undefined): void {
 
 export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
   const { eventId } = input;
-  const seat = new SeatState(input.seatId, input.snapshot);
+  const seat = new SeatState(input.seatId, input.snapshot, { reholdGone: patched('seat-rehold-gone') });
   // Asked once, before any command of the run, so the marker's place never depends on timing. Before it,
   // the loop below upserted SeatStatus as soon as an Update woke it: between two Update answers of one task
   // when the Updates came in a task of their own, after both when they came with the run's first job (a

@@ -17,7 +17,7 @@ import {
   releaseSeatUpdate,
   seatWorkflowId,
   type CallerProjects,
-  type ReleaseSeatInput,
+  tombstoneUpdateId,
   type SeatView,
 } from '../../entities/seat/contract';
 import {
@@ -148,15 +148,21 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     const { event, seats } = await seatMap(eventId);
     return bestAvailable(event, seats, purchaseId, exclude);
   };
+  /**
+   * Gives up on the sends of a hold made until now. Stamped with its send time: a send of the same hold
+   * after it (a retried workflow task holding again while this lost one's tombstone is on its way) is not
+   * released or refused by it.
+   */
   const tombstone = (eventId: string, seatId: string, holdId: string) => {
     metrics.releases.add(1, { kind: 'tombstone' });
+    const sentAt = Date.now();
     return seatUpdate(
       deps,
       eventId,
       seatId,
       releaseSeatUpdate,
-      { holdId, tombstone: true },
-      `release:${holdId}`,
+      { holdId, tombstone: true, sentAt },
+      tombstoneUpdateId(holdId, sentAt),
     );
   };
   const soldOut = (eventId: string, tried: number) =>
@@ -213,14 +219,15 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     }): Promise<Hold> {
       const { eventId, purchaseId, seatId, ttlMs } = input;
       const holdId = holdIdOf(purchaseId, seatId);
-      const deadline = Date.now() + SEAT_UPDATE_DEADLINE_MS;
+      const sentAt = Date.now();
+      const deadline = sentAt + SEAT_UPDATE_DEADLINE_MS;
       try {
         const view = await seatUpdate(
           deps,
           eventId,
           seatId,
           holdSeatUpdate,
-          { holdId, purchaseId, ttlMs, deadline },
+          { holdId, purchaseId, ttlMs, deadline, sentAt },
           `hold:${holdId}`,
         );
         metrics.holds.add(1, { outcome: 'held' });
@@ -243,9 +250,12 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       tombstone?: boolean;
     }): Promise<void> {
       const { eventId, seatId, holdId } = input;
-      const arg: ReleaseSeatInput = input.tombstone ? { holdId, tombstone: true } : { holdId };
-      metrics.releases.add(1, { kind: input.tombstone ? 'tombstone' : 'release' });
-      await seatUpdate(deps, eventId, seatId, releaseSeatUpdate, arg, `release:${holdId}`);
+      if (input.tombstone) {
+        await tombstone(eventId, seatId, holdId);
+        return;
+      }
+      metrics.releases.add(1, { kind: 'release' });
+      await seatUpdate(deps, eventId, seatId, releaseSeatUpdate, { holdId }, `release:${holdId}`);
     },
 
     async confirmSeat(input: {
