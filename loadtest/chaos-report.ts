@@ -28,6 +28,7 @@ export const CHAOS_PLANS: { name: string; plan?: string }[] = [
   { name: 'payment-outage', plan: 'payment-outage@3:20' },
   { name: 'email-outage', plan: 'email-outage@3:30' },
   { name: 'sms-outage', plan: 'sms-outage@3:30' },
+  { name: 'slow-store', plan: 'slow-store@5:30' },
   { name: 'several', plan: 'worker-kill@5,redis-flush@12,payment-outage@18:15,api-kill@25' },
 ];
 
@@ -86,8 +87,13 @@ export function renderChaosReport(
     runs.filter((r) => !r.plan && r.report?.sellOutSeconds != null).map((r) => r.report!.sellOutSeconds!),
   );
   const cell = (name: string, invariant: string): string => {
-    const of = done.filter((r) => r.name === name);
-    const held = of.filter((r) => r.report!.audit.invariants.find((i) => i.name === invariant)?.ok).length;
+    // Only the drops whose audit has it (the chaos invariants are checked on chaos drops only).
+    const of = done
+      .filter((r) => r.name === name)
+      .map((r) => r.report!.audit.invariants.find((i) => i.name === invariant))
+      .filter((i) => i !== undefined);
+    if (of.length === 0) return '–';
+    const held = of.filter((i) => i.ok).length;
     return held === of.length ? `✅ ${held}/${of.length}` : `❌ ${held}/${of.length}`;
   };
   const lines = [

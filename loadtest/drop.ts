@@ -44,7 +44,7 @@ import { buildReport, type DropReport } from './drop/report';
 import { LOAD_GENERATOR, watchProcesses } from './drop/sampling';
 import { targetsMet } from './drop/targets';
 import { acknowledgedJoins, parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
-import { parseChaosPlan, runChaos, stackTargets, type FaultEvent } from './drop/chaos';
+import { cacheConverged, parseChaosPlan, runChaos, stackTargets, type FaultEvent } from './drop/chaos';
 import { Knobs } from '../src/providers/knobs';
 
 const CEILING_SECONDS = 15;
@@ -200,6 +200,7 @@ async function main(): Promise<number> {
       report.invariants.push(
         await auditAcknowledgedJoins(client, options.eventId, acknowledgedJoins(result)),
       );
+      if (faults) report.invariants.push(cacheConverged(faults));
       report.ok = report.invariants.every((i) => i.ok);
       console.log(formatAudit(report));
       ok &&= report.ok;

@@ -17,6 +17,7 @@
 import { epochKey } from '../../src/cache/keeper';
 import type { RedisClient } from '../../src/cache/redis';
 import type { Knobs } from '../../src/providers/knobs';
+import type { Invariant } from '../../tools/audit/auditor';
 import { readStackFile } from '../../tools/dev/local-stack-file';
 
 export const PROCESS_FAULTS = {
@@ -270,5 +271,29 @@ export function chaosFigures(
       const again = samples.find((s) => s.t * 1000 > from && s.sold > before);
       return again ? { ...fault, salesAgainAfterMs: Math.round(again.t * 1000 - from) } : fault;
     }),
+  };
+}
+
+/**
+ * The bound the cache keeps after losing Redis: whole again (a new epoch from its keeper) within this long
+ * of the fault. The keeper looks every 2 s and gives an event 60 s to answer before it retries.
+ */
+export const CACHE_WHOLE_BOUND_MS = 60_000;
+
+/** The audit's chaos invariant: after every Redis fault, the cache was whole again within the bound. */
+export function cacheConverged(faults: FaultEvent[]): Invariant {
+  const redis = faults.filter((f) => f.kind === 'redis-flush' || f.kind === 'redis-restart');
+  const late = redis.filter(
+    (f) => f.cacheWholeAfterMs === undefined || f.cacheWholeAfterMs > CACHE_WHOLE_BOUND_MS,
+  );
+  const slowest = Math.max(0, ...redis.map((f) => f.cacheWholeAfterMs ?? CACHE_WATCH_MS));
+  return {
+    name: `the cache was whole again ≤ ${CACHE_WHOLE_BOUND_MS / 1000} s after each Redis fault`,
+    ok: late.length === 0,
+    counts: { redisFaults: redis.length, slowestSeconds: Math.round(slowest / 100) / 10 },
+    examples: late.map(
+      (f) =>
+        `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s: ${f.cacheWholeAfterMs === undefined ? `not whole within ${CACHE_WATCH_MS / 1000} s` : `whole after ${(f.cacheWholeAfterMs / 1000).toFixed(1)} s`}`,
+    ),
   };
 }

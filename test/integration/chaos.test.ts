@@ -15,7 +15,13 @@ import { audit, auditAcknowledgedJoins, auditCaches } from '../../tools/audit/au
 import { issuerFor } from '../../tools/dev/fan-issuer';
 import { freePort, startNodeService } from '../../tools/dev/services';
 import { Supervisor } from '../../tools/dev/supervisor';
-import { parseChaosPlan, runChaos, type ChaosTargets, type FaultEvent } from '../../loadtest/drop/chaos';
+import {
+  cacheConverged,
+  parseChaosPlan,
+  runChaos,
+  type ChaosTargets,
+  type FaultEvent,
+} from '../../loadtest/drop/chaos';
 import { acknowledgedJoins, runDrop } from '../../loadtest/drop/simulator';
 import { openProviderStore, openStack, uniqueId, type Stack } from '../support/stack';
 
@@ -119,7 +125,10 @@ it('a drop with a payment outage, a worker kill and a Redis flush sells every se
     eventId,
     60_000,
   );
-  report.invariants.push(await auditAcknowledgedJoins(stack.client, eventId, acknowledgedJoins(result)));
+  report.invariants.push(
+    await auditAcknowledgedJoins(stack.client, eventId, acknowledgedJoins(result)),
+    cacheConverged(faults),
+  );
   expect(report.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.examples.join('; ')}`)).toEqual(
     [],
   );

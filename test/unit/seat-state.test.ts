@@ -1,4 +1,4 @@
-import { RECENT_OUTCOMES, SeatState } from '../../src/entities/seat/state';
+import { RECENT_OUTCOMES, RECENT_TRANSITIONS, SeatState } from '../../src/entities/seat/state';
 import { rowLabel, seatExists, seatIds } from '../../src/entities/seat/contract';
 
 const T0 = 1_700_000_000_000;
@@ -15,7 +15,7 @@ describe('seat state machine', () => {
       holdExpiresAt: T0 + 1_000,
     });
     expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't1' }, T0 + 10)).toBeUndefined();
-    expect(seat.confirm({ holdId: 'h1', ticketId: 't1' })).toEqual({
+    expect(seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0)).toEqual({
       seatId: 'A1',
       status: 'sold',
       version: 2,
@@ -27,7 +27,7 @@ describe('seat state machine', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);
     expect(seat.checkHold(hold('h2'), T0 + 1)?.code).toBe('SEAT_TAKEN');
-    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0);
     expect(seat.checkHold(hold('h2'), T0 + 5_000)?.code).toBe('SEAT_TAKEN');
   });
 
@@ -67,7 +67,7 @@ describe('seat state machine', () => {
     const seat = new SeatState('A1');
     expect(seat.checkRelease({ holdId: 'h1' })?.code).toBe('NOT_HOLDER');
     expect(seat.checkRelease({ holdId: 'h1', tombstone: true })).toBeUndefined();
-    expect(seat.release({ holdId: 'h1', tombstone: true })).toEqual({
+    expect(seat.release({ holdId: 'h1', tombstone: true }, T0)).toEqual({
       seatId: 'A1',
       status: 'available',
       version: 0,
@@ -76,20 +76,20 @@ describe('seat state machine', () => {
     // Another purchase's hold is untouched by it, and a tombstone never releases someone else's hold.
     expect(seat.checkHold(hold('h2'), T0)).toBeUndefined();
     seat.hold(hold('h2'), T0);
-    seat.release({ holdId: 'h3', tombstone: true });
+    seat.release({ holdId: 'h3', tombstone: true }, T0);
     expect(seat.view()).toMatchObject({ status: 'held', version: 1 });
   });
 
   it('releases a hold it has when asked by tombstone, and still refuses to release a sale', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);
-    expect(seat.release({ holdId: 'h1', tombstone: true })).toMatchObject({
+    expect(seat.release({ holdId: 'h1', tombstone: true }, T0)).toMatchObject({
       status: 'available',
       version: 2,
     });
     expect(seat.checkHold(hold('h1'), T0 + 1)?.code).toBe('HOLD_LATE');
     seat.hold(hold('h2'), T0 + 1);
-    seat.confirm({ holdId: 'h2', ticketId: 't2' });
+    seat.confirm({ holdId: 'h2', ticketId: 't2' }, T0);
     expect(seat.checkRelease({ holdId: 'h2', tombstone: true })?.code).toBe('SEAT_SOLD');
   });
 
@@ -100,24 +100,24 @@ describe('seat state machine', () => {
     seat.hold({ ...hold('h1'), sentAt: T0 + 20 }, T0 + 20);
     const stale = { holdId: 'h1', tombstone: true, sentAt: T0 + 10 };
     expect(seat.checkRelease(stale)).toBeUndefined();
-    expect(seat.release(stale)).toMatchObject({ status: 'held', version: 1 });
+    expect(seat.release(stale, T0)).toMatchObject({ status: 'held', version: 1 });
     expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't1' }, T0 + 30)).toBeUndefined();
     // A send from before that tombstone, still on its way, is refused when it comes.
     const other = new SeatState('A2');
-    other.release(stale);
+    other.release(stale, T0);
     expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 5 }, T0 + 40)?.code).toBe('HOLD_LATE');
     expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 15 }, T0 + 40)).toBeUndefined();
     // A tombstone sent after the seat's hold releases it, and a later release of that hold is its own.
     const third = new SeatState('A3');
     third.hold({ ...hold('h1'), sentAt: T0 }, T0);
-    expect(third.release({ holdId: 'h1', tombstone: true, sentAt: T0 + 1 })).toMatchObject({
+    expect(third.release({ holdId: 'h1', tombstone: true, sentAt: T0 + 1 }, T0)).toMatchObject({
       status: 'available',
       version: 2,
     });
     expect(third.checkHold({ ...hold('h1'), sentAt: T0 }, T0 + 2)?.code).toBe('HOLD_LATE');
     third.hold({ ...hold('h2'), sentAt: T0 + 3 }, T0 + 3);
     expect(third.checkRelease({ holdId: 'h2' })).toBeUndefined();
-    expect(third.release({ holdId: 'h2' })).toMatchObject({ status: 'available', version: 4 });
+    expect(third.release({ holdId: 'h2' }, T0)).toMatchObject({ status: 'available', version: 4 });
   });
 
   it('takes a hold sent again once the seat lost it as a new hold (old runs: the first answer)', () => {
@@ -134,7 +134,7 @@ describe('seat state machine', () => {
     // Still held: the same send again gets its first answer, nothing changes.
     expect(seat.hold(hold('h1'), T0 + 2_100)).toMatchObject({ version: 3 });
     // Sold under it: the hold is not gone, and its first answer stands.
-    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0);
     expect(seat.checkHold(hold('h1'), T0 + 2_200)).toBeUndefined();
     expect(seat.hold(hold('h1'), T0 + 2_200)).toMatchObject({ status: 'held', version: 3 });
     expect(seat.view()).toMatchObject({ status: 'sold', version: 4 });
@@ -146,7 +146,7 @@ describe('seat state machine', () => {
   it('refuses to release a sold seat', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);
-    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0);
     expect(seat.checkRelease({ holdId: 'h1' })?.code).toBe('SEAT_SOLD');
   });
 
@@ -156,8 +156,8 @@ describe('seat state machine', () => {
     const continued = new SeatState('A1', seat.snapshot());
     expect(continued.checkHold(hold('h1'), T0 + 500)).toBeUndefined();
     expect(continued.hold(hold('h1'), T0 + 500)).toEqual(first);
-    const released = continued.release({ holdId: 'h1' });
-    expect(continued.release({ holdId: 'h1' })).toEqual(released);
+    const released = continued.release({ holdId: 'h1' }, T0);
+    expect(continued.release({ holdId: 'h1' }, T0)).toEqual(released);
     expect(continued.version).toBe(2);
   });
 
@@ -166,7 +166,7 @@ describe('seat state machine', () => {
     seat.hold(hold('h1'), T0);
     seat.expireIfDue(T0 + 1_000);
     expect(seat.checkRelease({ holdId: 'h1' })).toBeUndefined();
-    expect(seat.release({ holdId: 'h1' })).toEqual({ seatId: 'A1', status: 'available', version: 2 });
+    expect(seat.release({ holdId: 'h1' }, T0)).toEqual({ seatId: 'A1', status: 'available', version: 2 });
   });
 
   it('validates ttl and closed seats', () => {
@@ -180,9 +180,31 @@ describe('seat state machine', () => {
     const seat = new SeatState('A1');
     for (let i = 0; i < RECENT_OUTCOMES + 20; i++) {
       seat.hold(hold(`h${i}`), T0 + i * 10);
-      seat.release({ holdId: `h${i}` });
+      seat.release({ holdId: `h${i}` }, T0 + i * 10 + 5);
     }
     expect(seat.snapshot().recent).toHaveLength(RECENT_OUTCOMES);
+    expect(seat.audit().transitions).toHaveLength(RECENT_TRANSITIONS);
+    expect(seat.audit().transitionsDropped).toBe(true);
+  });
+
+  it('keeps when it changed status, for the auditor, through continue-as-new', () => {
+    const seat = new SeatState('A1');
+    seat.hold(hold('h1'), T0);
+    seat.expireIfDue(T0 + 1_000);
+    seat.hold(hold('h2'), T0 + 1_500);
+    seat.release({ holdId: 'h2' }, T0 + 1_600);
+    seat.hold(hold('h3'), T0 + 1_700);
+    seat.confirm({ holdId: 'h3', ticketId: 't3' }, T0 + 1_800);
+    const continued = new SeatState('A1', seat.snapshot());
+    expect(continued.audit().transitions).toEqual([
+      [T0, 'held'],
+      [T0 + 1_000, 'available'],
+      [T0 + 1_500, 'held'],
+      [T0 + 1_600, 'available'],
+      [T0 + 1_700, 'held'],
+      [T0 + 1_800, 'sold'],
+    ]);
+    expect(continued.audit().transitionsDropped).toBeUndefined();
   });
 });
 
@@ -207,7 +229,7 @@ describe('a ticket admits one person', () => {
   const sold = () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);
-    seat.confirm({ holdId: 'h1', ticketId: 't1' });
+    seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0);
     return seat;
   };
 

@@ -8,6 +8,12 @@ import type { AuditReport, Truth } from './auditor';
 
 /** How long past its expiry a hold may still show before it counts as stranded. */
 export const HOLD_GRACE_MS = 5_000;
+/**
+ * How long a seat must have been on sale before a purchase ended SOLD_OUT for that to be a false answer:
+ * the picks read the cache, which shows a seat's change within milliseconds when healthy; a purchase
+ * that found every seat taken tries again within this time.
+ */
+export const SOLD_OUT_LAG_MS = 2_000;
 
 /** The truth, and what several checks (and the headline figures) derive from it alike. */
 export interface Facts {
@@ -86,6 +92,41 @@ export const CHECKS: Check[] = [
     name: 'every charge has a ticket or a refund',
     check: chargesEndWell,
     figure: ['chargedWithoutTicket', 'chargedWithoutTicket'],
+  },
+  {
+    name: 'every fan charged at most once per purchase',
+    check: ({ truth }) => {
+      const charged = truth.charges.filter((c) => c.status !== 'declined');
+      const twice = [...group(charged, (c) => c.purchaseId)].filter(([, charges]) => charges.length > 1);
+      return {
+        counts: {
+          purchasesCharged: new Set(charged.map((c) => c.purchaseId)).size,
+          chargedTwice: twice.length,
+        },
+        violations: twice.map(
+          ([id, charges]) => `${id}: ${charges.length} charges (${charges.map((c) => c.status).join(', ')})`,
+        ),
+      };
+    },
+  },
+  {
+    name: 'no purchase failed SOLD_OUT while a seat was on sale (for 2 s before it ended)',
+    check: soldOutTruthfully,
+  },
+  {
+    // Unsold seats are fine only when nobody was turned away for want of one.
+    name: 'the drop sold every seat it could',
+    check: ({ truth, capacity, soldSeats }) => {
+      const turnedAway = truth.purchases.filter((p) => p.status.failure?.code === 'SOLD_OUT').length;
+      const unsold = capacity - soldSeats.length;
+      return {
+        counts: { unsold, turnedAway },
+        violations:
+          unsold > 0 && turnedAway > 0
+            ? [`${unsold} seats unsold while ${turnedAway} purchases failed SOLD_OUT`]
+            : [],
+      };
+    },
   },
   {
     name: 'no hold outlived its TTL by more than 5 s (or its purchase)',
@@ -274,6 +315,39 @@ function cacheAgrees({ truth }: Facts) {
 function qrVerifies(qr: string, secret: string, eventId: string, seatId: string, ticketId: string): boolean {
   const claims = verifyToken<{ t: string; e: string; s: string }>(secret, QR_PURPOSE, qr);
   return claims?.t === ticketId && claims.e === eventId && claims.s === seatId;
+}
+
+/**
+ * A purchase that failed SOLD_OUT while some seat had been available for SOLD_OUT_LAG_MS before it ended,
+ * by the seat's own record of its status changes (a seat that kept too few to tell is left out).
+ */
+function soldOutTruthfully({ truth }: Facts) {
+  const violations: string[] = [];
+  let checked = 0;
+  const soldOut = truth.purchases.filter((p) => p.status.failure?.code === 'SOLD_OUT' && p.closedAt);
+  for (const purchase of soldOut) {
+    checked++;
+    const from = purchase.closedAt! - SOLD_OUT_LAG_MS;
+    const onSale = truth.seats.find((seat) => availableThroughout(seat, from, purchase.closedAt!));
+    if (onSale) {
+      violations.push(
+        `${purchase.status.purchaseId} failed SOLD_OUT at ${new Date(purchase.closedAt!).toISOString()} while ${onSale.seatId} was available`,
+      );
+    }
+  }
+  return { counts: { soldOutPurchases: checked, falseSoldOut: violations.length }, violations };
+}
+
+/** Whether the seat's own record shows it available over the whole of [from, to]. */
+function availableThroughout(seat: Truth['seats'][number], from: number, to: number): boolean {
+  const transitions = seat.transitions;
+  if (!transitions) return false; // a seat of a run that kept no record
+  const before = transitions.filter(([at]) => at <= from).at(-1);
+  // No change before `from`: available since it was created, unless it dropped its oldest changes.
+  if (!before && seat.transitionsDropped) return false;
+  const statusAtFrom = before?.[1] ?? 'available';
+  if (statusAtFrom !== 'available') return false;
+  return !transitions.some(([at, status]) => at > from && at <= to && status !== 'available');
 }
 
 function group<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

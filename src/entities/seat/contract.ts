@@ -164,7 +164,17 @@ export interface SeatSale {
 export interface SeatAudit extends SeatView {
   hold?: SeatHold;
   sale?: SeatSale;
+  /**
+   * The seat's status changes, oldest first: [epoch ms, status it took]. Only the newest
+   * RECENT_TRANSITIONS are kept; `transitionsDropped` says whether older ones were (the seat was
+   * available before the first one otherwise).
+   */
+  transitions?: SeatTransition[];
+  transitionsDropped?: boolean;
 }
+
+/** [epoch ms, the status the seat took then]. */
+export type SeatTransition = [number, SeatStatus];
 
 /** A remembered outcome, so a repeated command returns its first result (across runs too). */
 export interface SeatOutcome {
@@ -182,6 +192,9 @@ export interface SeatSnapshot {
   closed: boolean;
   /** Timed tombstones, newest last (as many as outcomes are remembered); absent in older runs. */
   tombstones?: SeatTombstone[];
+  /** Status changes, for the auditor (SeatAudit.transitions); absent in older runs. */
+  transitions?: SeatTransition[];
+  transitionsDropped?: boolean;
 }
 
 export interface SeatEntityInput {

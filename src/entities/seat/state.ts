@@ -20,6 +20,8 @@ import {
 
 /** How many command outcomes are remembered (and carried through continue-as-new) for idempotency. */
 export const RECENT_OUTCOMES = 64;
+/** How many status changes the seat keeps for the auditor. */
+export const RECENT_TRANSITIONS = 64;
 
 const fail = (code: FailureCode, message: string, details?: Failure['details']): Failure => ({
   code,
@@ -50,8 +52,9 @@ export class SeatState {
           ...snapshot,
           recent: [...snapshot.recent],
           ...(snapshot.tombstones && { tombstones: [...snapshot.tombstones] }),
+          ...(snapshot.transitions && { transitions: [...snapshot.transitions] }),
         }
-      : { status: 'available', version: 0, recent: [], closed: false };
+      : { status: 'available', version: 0, recent: [], closed: false, transitions: [] };
   }
 
   get version(): number {
@@ -79,6 +82,7 @@ export class SeatState {
       ...this.s,
       recent: [...this.s.recent],
       ...(this.s.tombstones && { tombstones: [...this.s.tombstones] }),
+      ...(this.s.transitions && { transitions: [...this.s.transitions] }),
     };
   }
 
@@ -129,7 +133,7 @@ export class SeatState {
     this.s.status = 'held';
     this.s.hold = { holdId: cmd.holdId, purchaseId: cmd.purchaseId, expiresAt: now + cmd.ttlMs };
     if (cmd.sentAt !== undefined) this.s.hold.sentAt = cmd.sentAt;
-    return this.commit(`hold:${cmd.holdId}`);
+    return this.commit(`hold:${cmd.holdId}`, now);
   }
 
   checkConfirm(cmd: ConfirmSeatInput, now: number): Failure | undefined {
@@ -146,14 +150,14 @@ export class SeatState {
     return fail(FailureCode.NOT_HOLDER, `hold ${cmd.holdId} does not hold seat ${this.seatId}`);
   }
 
-  confirm(cmd: ConfirmSeatInput): SeatView {
+  confirm(cmd: ConfirmSeatInput, now: number): SeatView {
     const known = this.recall(`confirm:${cmd.holdId}`);
     if (known) return known;
     const hold = this.s.hold!;
     this.s.status = 'sold';
     this.s.sale = { holdId: hold.holdId, purchaseId: hold.purchaseId, ticketId: cmd.ticketId };
     this.s.hold = undefined;
-    return this.commit(`confirm:${cmd.holdId}`);
+    return this.commit(`confirm:${cmd.holdId}`, now);
   }
 
   checkRelease(cmd: ReleaseSeatInput): Failure | undefined {
@@ -175,7 +179,7 @@ export class SeatState {
    * the seat does not hold (a tombstone, or a lapsed hold) is remembered, so the hold is refused should it
    * arrive later.
    */
-  release(cmd: ReleaseSeatInput): SeatView {
+  release(cmd: ReleaseSeatInput, now: number): SeatView {
     const key = releaseKey(cmd);
     const known = this.recall(key);
     if (known) return known;
@@ -187,7 +191,7 @@ export class SeatState {
     if (hold?.holdId === cmd.holdId && covers) {
       this.s.status = 'available';
       this.s.hold = undefined;
-      return this.commit(key);
+      return this.commit(key, now);
     }
     return this.remember(key, this.view());
   }
@@ -231,7 +235,7 @@ export class SeatState {
     const holdId = this.s.hold!.holdId;
     this.s.status = 'available';
     this.s.hold = undefined;
-    this.commit(`expired:${holdId}`);
+    this.commit(`expired:${holdId}`, now);
     return true;
   }
 
@@ -249,6 +253,8 @@ export class SeatState {
     const audit: SeatAudit = { ...this.view() };
     if (this.s.status === 'held' && this.s.hold) audit.hold = { ...this.s.hold };
     if (this.s.sale) audit.sale = { ...this.s.sale };
+    if (this.s.transitions) audit.transitions = [...this.s.transitions];
+    if (this.s.transitionsDropped) audit.transitionsDropped = true;
     return audit;
   }
 
@@ -275,8 +281,14 @@ export class SeatState {
     return this.s.hold !== undefined && this.s.hold.expiresAt <= now;
   }
 
-  private commit(key: string): SeatView {
+  private commit(key: string, now: number): SeatView {
     this.s.version += 1;
+    const kept = (this.s.transitions ??= []);
+    kept.push([now, this.s.status]);
+    if (kept.length > RECENT_TRANSITIONS) {
+      kept.splice(0, kept.length - RECENT_TRANSITIONS);
+      this.s.transitionsDropped = true;
+    }
     return this.remember(key, this.view());
   }
 

@@ -92,10 +92,10 @@ export async function seatEntity(input: SeatEntityInput): Promise<SeatView> {
       validator: (cmd) => rejectIf(seat.checkHold(cmd, Date.now())),
     },
   );
-  setHandler(confirmSeatUpdate, (cmd) => answered(cmd, seat.version, seat.confirm(cmd)), {
+  setHandler(confirmSeatUpdate, (cmd) => answered(cmd, seat.version, seat.confirm(cmd, Date.now())), {
     validator: (cmd) => rejectIf(seat.checkConfirm(cmd, Date.now())),
   });
-  setHandler(releaseSeatUpdate, (cmd) => answered(cmd, seat.version, seat.release(cmd)), {
+  setHandler(releaseSeatUpdate, (cmd) => answered(cmd, seat.version, seat.release(cmd, Date.now())), {
     validator: (cmd) => rejectIf(seat.checkRelease(cmd)),
   });
   setHandler(redeemTicketUpdate, (cmd) => seat.redeem(cmd, Date.now()), {
