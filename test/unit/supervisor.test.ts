@@ -56,6 +56,13 @@ describe('the supervisor', () => {
     const reason = await eventually(() => gaveUp[0]);
     expect(reason).toMatch(/^crasher: crasher exited unexpectedly \(code 3\): 4 exits within 60 s/);
     expect(supervisor.restarts()).toMatchObject({ crasher: 3, api: 0 });
+    // What an operator's dashboard reads: every exit and restart, and which services are down.
+    const metrics = await supervisor.registry.metrics();
+    expect(metrics).toContain('ticketdrop_supervisor_exits_total{service="crasher"} 4');
+    expect(metrics).toContain('ticketdrop_supervisor_restarts_total{service="crasher"} 3');
+    expect(metrics).toContain('ticketdrop_supervisor_restarts_total{service="api"} 0');
+    expect(metrics).toContain('ticketdrop_supervisor_up{service="crasher"} 0');
+    expect(metrics).toContain('ticketdrop_supervisor_up{service="api"} 1');
 
     await supervisor.stop();
     expect(other.child.signalCode ?? other.child.exitCode).not.toBeNull();

@@ -22,6 +22,8 @@ export interface LocalStackFile {
   temporalMetricsUrl?: string;
   /** The worker's Prometheus metrics (SDK telemetry and TicketDrop's counters). */
   workerMetricsUrl?: string;
+  /** npm start's supervisor's Prometheus metrics (service exits, restarts, up). */
+  supervisorMetricsUrl?: string;
   providersDb: string;
   /** Process ids by service name (temporal, redis, worker, api). */
   pids: Record<string, number>;

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { devFanIdentityEnv } from './fan-issuer';
 import { DATA_DIR, writeStackFile, type LocalStackFile } from './local-stack-file';
@@ -207,6 +208,17 @@ async function main(): Promise<void> {
     });
 
     const apiUrl = `http://${env.TICKETDROP_API_HOST}:${apiPort}`;
+    // The supervisor's own counters (exits, restarts, which services are up), for the same dashboards.
+    const supervisorPort = await portOrFree(9465);
+    const metricsServer = createServer((_req, res) => {
+      void supervisor.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': supervisor.registry.contentType });
+        res.end(text);
+      });
+    });
+    await new Promise<void>((resolve) => metricsServer.listen(supervisorPort, HOST, resolve));
+    metricsServer.unref();
+    const supervisorMetricsUrl = `http://${HOST}:${supervisorPort}/metrics`;
 
     stack = {
       temporalAddress: env.TEMPORAL_ADDRESS!,
@@ -215,6 +227,7 @@ async function main(): Promise<void> {
       temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
       temporalMetricsUrl: metricsUrl,
       workerMetricsUrl,
+      supervisorMetricsUrl,
       providersDb: env.TICKETDROP_PROVIDERS_DB ?? path.join(DATA_DIR, 'providers.sqlite'),
       pids: supervisor.pids(),
     };
@@ -226,7 +239,7 @@ TicketDrop is up.
   API docs     ${apiUrl}/docs
   Dashboard    ${apiUrl}/events/${DEMO_EVENT.eventId}/dashboard (every event: ${apiUrl}/)
   Temporal UI  ${uiUrl}
-  Metrics      ${apiUrl}/metrics (API), ${workerMetricsUrl} (worker)${metricsUrl ? `, ${metricsUrl} (Temporal)` : ''}
+  Metrics      ${apiUrl}/metrics (API), ${workerMetricsUrl} (worker), ${supervisorMetricsUrl} (supervisor)${metricsUrl ? `, ${metricsUrl} (Temporal)` : ''}
   Admin token  ${secrets.adminToken}
   Gate token   ${secrets.gateToken} (ticket scanners: POST /tickets/redeem)
   Demo event   ${DEMO_EVENT.eventId} (${demo}): ${apiUrl}/events/${DEMO_EVENT.eventId}

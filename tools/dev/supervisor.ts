@@ -2,8 +2,10 @@
  * `npm start`'s supervisor: every service it starts is watched, and one that exits on its own (a crash,
  * the OOM killer, a kill -9) is started again after a backoff, with a log line each way. The stack stops
  * only when asked (Ctrl-C), or when a service keeps crashing: more than `maxRestarts` exits within
- * `windowMs` means restarting will not help, and the supervisor gives up on the whole stack.
+ * `windowMs` means restarting will not help, and the supervisor gives up on the whole stack. Its counters
+ * (exits, restarts, which services are up) are Prometheus metrics in `registry`, which `npm start` serves.
  */
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Service } from './services';
 
 export interface Unit<S extends Service = Service> {
@@ -34,6 +36,26 @@ export class Supervisor {
   private readonly exits = new Map<string, number[]>();
   private readonly restartCount = new Map<string, number>();
   private stopping = false;
+  /** ticketdrop_supervisor_{exits,restarts}_total{service} and ticketdrop_supervisor_up{service}. */
+  readonly registry = new Registry();
+  private readonly exitsTotal = new Counter({
+    name: 'ticketdrop_supervisor_exits_total',
+    help: 'Services that exited on their own (crashed, killed), by service',
+    labelNames: ['service'],
+    registers: [this.registry],
+  });
+  private readonly restartsTotal = new Counter({
+    name: 'ticketdrop_supervisor_restarts_total',
+    help: 'Services the supervisor started again after an exit, by service',
+    labelNames: ['service'],
+    registers: [this.registry],
+  });
+  private readonly up = new Gauge({
+    name: 'ticketdrop_supervisor_up',
+    help: 'Whether the service is running (1) or down, waiting to be started again (0)',
+    labelNames: ['service'],
+    registers: [this.registry],
+  });
   private readonly opts: Required<Omit<SupervisorOptions, 'onRestart' | 'onGiveUp'>> &
     Pick<SupervisorOptions, 'onRestart' | 'onGiveUp'>;
 
@@ -53,6 +75,9 @@ export class Supervisor {
     const service = await unit.start();
     this.units.push(unit);
     this.running.set(unit.name, service);
+    this.up.set({ service: unit.name }, 1);
+    this.restartsTotal.inc({ service: unit.name }, 0);
+    this.exitsTotal.inc({ service: unit.name }, 0);
     this.watch(unit, service);
     return service;
   }
@@ -90,6 +115,8 @@ export class Supervisor {
     void service.exited.then((code) => {
       if (this.stopping) return;
       const how = service.child.signalCode ? `signal ${service.child.signalCode}` : `code ${code}`;
+      this.exitsTotal.inc({ service: unit.name });
+      this.up.set({ service: unit.name }, 0);
       void this.restart(unit, `exited unexpectedly (${how})`);
     });
   }
@@ -125,6 +152,8 @@ export class Supervisor {
     }
     this.running.set(name, service);
     this.restartCount.set(name, (this.restartCount.get(name) ?? 0) + 1);
+    this.restartsTotal.inc({ service: name });
+    this.up.set({ service: name }, 1);
     this.opts.log(`supervisor: ${name} is back (pid ${service.child.pid})`);
     this.opts.onRestart?.(name, service);
     this.watch(unit, service);
