@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as prettier from 'prettier';
 import { ROOT } from '../tools/dev/provision';
+import { metricsTimelineTable } from './drop/markdown';
 import type { DropReport } from './drop/report';
 
 /** The plans: a name, and the faults (seconds after the crowd is let go). */
@@ -31,6 +32,15 @@ export const CHAOS_PLANS: { name: string; plan?: string }[] = [
   { name: 'slow-store', plan: 'slow-store@5:30' },
   { name: 'several', plan: 'worker-kill@5,redis-flush@12,payment-outage@18:15,api-kill@25' },
 ];
+
+/** `--big`: one drop at the mission's scale with several faults, after the rounds. */
+export const BIG_DROP = {
+  name: '50,000 fans, several faults',
+  plan: 'worker-kill@15,redis-flush@40,payment-outage@60:20,slow-store@90:20,api-kill@130',
+  fans: '50000',
+  seats: '500',
+  window: '10',
+};
 
 interface Run {
   name: string;
@@ -99,7 +109,7 @@ export function renderChaosReport(
   const lines = [
     '# Chaos drops',
     '',
-    `\`npm run chaos-report\`: drops of ${options.fans} fans for ${options.seats} seats in a ${options.window} s window on \`npm start\`'s stack, faults injected by \`npm run drop -- --chaos <plan>\` at seconds after the crowd was let go (docs/OPERATIONS.md, "Chaos drops"). ${done.length} drops on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}.`,
+    `\`npm run chaos-report\`: drops of ${options.fans} fans for ${options.seats} seats in a ${options.window} s window${runs.some((r) => r.name === BIG_DROP.name) ? ` and, with \`--big\`, one of ${BIG_DROP.fans} fans for ${BIG_DROP.seats} seats in ${BIG_DROP.window} s` : ''} on \`npm start\`'s stack, faults injected by \`npm run drop -- --chaos <plan>\` at seconds after the crowd was let go (docs/OPERATIONS.md, "Chaos drops"). ${done.length} drops on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '## Fault × invariant (drops where it held / drops)',
     '',
@@ -125,11 +135,14 @@ export function renderChaosReport(
       const again = faults.map((f) => f.salesAgainAfterMs).filter((x): x is number => x !== undefined);
       const cache = faults.map((f) => f.cacheWholeAfterMs).filter((x): x is number => x !== undefined);
       const soldOut = of.map((r) => r.sellOutSeconds ?? undefined);
+      // Against the baseline drops' size only (the big drop has none of its own).
       const delay =
         baseline === undefined
           ? []
           : of.map((r) =>
-              r.sellOutSeconds == null ? undefined : Math.round((r.sellOutSeconds - baseline) * 10) / 10,
+              r.sellOutSeconds == null || r.fans !== options.fans
+                ? undefined
+                : Math.round((r.sellOutSeconds - baseline) * 10) / 10,
             );
       const failed = (r: DropReport) =>
         Object.entries(r.failuresByCode)
@@ -148,6 +161,23 @@ export function renderChaosReport(
         `| ${r.name} | ${r.report?.eventId ?? '–'} | ${r.exit ?? 'killed'} | ${r.report?.sold ?? '–'} | ${r.report?.sellOutSeconds ?? '–'} | ${r.report?.drainSeconds ?? '–'} | ${r.reportFile ? path.relative(ROOT, r.reportFile) : '–'} |`,
     ),
     '',
+    '## Each fault in the metrics',
+    '',
+    "The first drop of each fault, as an operator's dashboard saw it: the counters of the API, the worker and the supervisor from 5 s before the first fault until 30 s after the last one ended (each drop's report has its whole timeline).",
+    '',
+    ...names.flatMap((name) => {
+      const first = done.find((r) => r.name === name && r.report!.chaos && r.report!.metricsTimeline);
+      if (!first) return [];
+      const { chaos, metricsTimeline } = first.report!;
+      const faults = chaos!.faults;
+      const from = Math.min(...faults.map((f) => f.atMs)) / 1000 - 5;
+      const to = Math.max(...faults.map((f) => f.endMs ?? f.atMs)) / 1000 + 30;
+      return metricsTimelineTable(metricsTimeline!, faults, {
+        from,
+        to,
+        heading: `### ${name} (\`${first.plan}\`, ${first.report!.eventId})`,
+      });
+    }),
   ];
   return lines.join('\n');
 }
@@ -160,6 +190,7 @@ async function main(): Promise<number> {
       window: { type: 'string', default: '3' },
       repeat: { type: 'string', default: '2' },
       only: { type: 'string' },
+      big: { type: 'boolean', default: false },
     },
   });
   const only = values.only?.split(',').map((s) => s.trim());
@@ -183,6 +214,14 @@ async function main(): Promise<number> {
       const report = reportFile ? (JSON.parse(readFileSync(reportFile, 'utf8')) as DropReport) : undefined;
       runs.push({ name, plan, exit, report, reportFile });
     }
+  }
+  if (values.big) {
+    const { name, plan, fans, seats, window } = BIG_DROP;
+    console.log(`\nchaos-report: ${name} (${plan})`);
+    const args = ['--fans', fans, '--seats', seats, '--window', window, '--no-ceiling', '--chaos', plan];
+    const { exit, reportFile } = await runDrop(args);
+    const report = reportFile ? (JSON.parse(readFileSync(reportFile, 'utf8')) as DropReport) : undefined;
+    runs.push({ name, plan, exit, report, reportFile });
   }
   const markdown = renderChaosReport(runs, {
     fans: Number(values.fans),

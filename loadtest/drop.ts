@@ -45,6 +45,7 @@ import { LOAD_GENERATOR, watchProcesses } from './drop/sampling';
 import { targetsMet } from './drop/targets';
 import { acknowledgedJoins, parsePaymentMix, runDrop, type DropOptions } from './drop/simulator';
 import { cacheConverged, parseChaosPlan, runChaos, stackTargets, type FaultEvent } from './drop/chaos';
+import { watchMetrics } from './drop/metrics-timeline';
 import { Knobs } from '../src/providers/knobs';
 
 const CEILING_SECONDS = 15;
@@ -153,6 +154,19 @@ async function main(): Promise<number> {
       let dashboard: DashboardWatch | undefined;
       const browser = chromium;
       let chaos: Promise<FaultEvent[]> | undefined;
+      let openedAt: number | undefined;
+      // A chaos drop's timeline, from the stack's own metrics (npm start's endpoints).
+      const metricsWatch =
+        chaosPlan.length > 0 && api === stack.apiUrl
+          ? watchMetrics(
+              {
+                api: `${api}/metrics`,
+                worker: stack.workerMetricsUrl,
+                supervisor: stack.supervisorMetricsUrl,
+              },
+              () => openedAt,
+            )
+          : undefined;
       const result = await runDrop({
         ...options,
         onProgress: (p) => bar.update(p.answered, { ...p, elapsed: Math.round(p.elapsedSec) }),
@@ -168,11 +182,13 @@ async function main(): Promise<number> {
             });
           }
           // The faults count from the crowd's release, as the fans' arrivals do.
+          openedAt = Date.now();
           if (chaosPlan.length > 0)
-            chaos = runChaos(chaosPlan, chaosTargets, Date.now(), (line) => console.log(`\n  ${line}`));
+            chaos = runChaos(chaosPlan, chaosTargets, openedAt, (line) => console.log(`\n  ${line}`));
         },
       });
       const faults = await chaos;
+      const metricsTimeline = metricsWatch?.stop();
       const usage = stopWatching({
         from: result.openedAt,
         to: result.openedAt + options.windowSec * 1000,
@@ -240,6 +256,7 @@ async function main(): Promise<number> {
         reference: ceilings?.reference,
         store: storeFigures(result.store.before, result.store.after, report.figures.purchases),
         ...(faults && { chaos: { plan: values.chaos!, faults } }),
+        metricsTimeline,
       });
       reports.push(dropReport);
       const base = path.join(reportsDir, options.eventId);

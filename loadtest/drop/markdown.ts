@@ -1,5 +1,6 @@
 /** The drop report as Markdown: correctness first, then speed, where the time went, and the targets. */
-import type { ChaosFigures } from './chaos';
+import type { ChaosFigures, FaultEvent } from './chaos';
+import type { MetricsTimeline } from './metrics-timeline';
 import { coresOf, cpuTotal } from './figures';
 import type { CostPerTicket, DropReport, Percentiles } from './report';
 import { STORE_KINDS, type StoreFigures, type StoreKind } from './store';
@@ -103,6 +104,9 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
     ),
     '',
     ...chaosTable(report.chaos),
+    ...(report.chaos && report.metricsTimeline
+      ? metricsTimelineTable(report.metricsTimeline, report.chaos.faults)
+      : []),
     '## Speed',
     '',
     '| figure | value |',
@@ -217,6 +221,39 @@ function chaosTable(chaos: ChaosFigures | undefined): string[] {
     ),
     '',
     'Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again; – when the drop had sold out before it. Cache whole: until the worker had rebuilt it (a new epoch).',
+    '',
+  ];
+}
+
+/**
+ * The chaos drop's timeline from the stack's metrics, a row per bucket, with the faults that began in it.
+ * `window`: only the rows from `from` to `to` seconds after opening.
+ */
+export function metricsTimelineTable(
+  timeline: MetricsTimeline,
+  faults: FaultEvent[],
+  window: { from?: number; to?: number; heading?: string } = {},
+): string[] {
+  const { bucketSec } = timeline;
+  const rows = timeline.rows.filter(
+    (r) => r.t >= (window.from ?? -Infinity) && r.t <= (window.to ?? Infinity),
+  );
+  return [
+    window.heading ?? '### The drop in its metrics',
+    '',
+    `How much each counter grew in each ${bucketSec} s, scraped every second from the API's, the worker's and the supervisor's metrics (docs/OPERATIONS.md, "Metrics"); – when the endpoint did not answer (its process down).`,
+    '',
+    `| t (s) | ${timeline.labels.join(' | ')} | fault |`,
+    `|---:|${timeline.labels.map(() => '---:').join('|')}|---|`,
+    ...rows.map((r) => {
+      const began = faults
+        .filter((f) => f.atMs >= r.t * 1000 && f.atMs < (r.t + bucketSec) * 1000)
+        .map((f) => f.kind);
+      const ended = faults
+        .filter((f) => f.endMs !== undefined && f.endMs >= r.t * 1000 && f.endMs < (r.t + bucketSec) * 1000)
+        .map((f) => `${f.kind} ends`);
+      return `| ${r.t} | ${r.values.map((v) => (v === null ? '–' : String(v))).join(' | ')} | ${[...began, ...ended].join(', ')} |`;
+    }),
     '',
   ];
 }

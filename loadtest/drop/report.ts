@@ -5,6 +5,7 @@
  * render it as Markdown (markdown.ts) and a chart (chart.ts).
  */
 import { chaosFigures, type ChaosFigures, type FaultEvent } from './chaos';
+import type { MetricsTimeline } from './metrics-timeline';
 import os from 'node:os';
 import type { AuditReport } from '../../tools/audit/auditor';
 import { round } from './figures';
@@ -97,6 +98,8 @@ export interface DropReport {
   samples: Sample[];
   /** A chaos drop's faults and what each cost (drops without `--chaos` lack it). */
   chaos?: ChaosFigures;
+  /** A chaos drop's timeline from the stack's own metrics (drops without `--chaos` lack it). */
+  metricsTimeline?: MetricsTimeline;
 }
 
 const percentiles = (h: DropResult['latency']['join']): Percentiles => ({
@@ -121,6 +124,7 @@ export function buildReport(input: {
   reference?: CeilingFigures;
   store?: StoreFigures;
   chaos?: { plan: string; faults: FaultEvent[] };
+  metricsTimeline?: MetricsTimeline;
 }): DropReport {
   const { options, result, audit } = input;
   const finals: Record<string, number> = {};
@@ -196,6 +200,7 @@ export function buildReport(input: {
     ...(input.chaos && {
       chaos: chaosFigures(input.chaos.plan, input.chaos.faults, result.samples, options.seats),
     }),
+    ...(input.metricsTimeline && { metricsTimeline: input.metricsTimeline }),
   };
 }
 
