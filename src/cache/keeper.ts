@@ -3,8 +3,10 @@
  * lost its data (restarted empty, FLUSHALL, a failover to an empty replica) has lost that key too. The
  * keeper looks for it every few seconds and, when it is gone, rebuilds everything from the entities
  * (seat maps, counters, waiting-room views, purchase states and failure counts), then writes a new epoch.
- * One rebuild at a time across processes (a lock key that expires); a loss during a rebuild is caught
- * by its pending mark vanishing too, and the rebuild runs again.
+ * One rebuild at a time across processes (a lock key its holder keeps alive; a killed holder's expires
+ * in seconds); a loss during a rebuild is caught by its pending mark vanishing too, and the rebuild runs
+ * again. Progress outlives a failed attempt: each event rebuilt since the loss is marked, and the next
+ * attempt (this process's or another's) rebuilds only the rest, newest events first.
  */
 import { randomBytes } from 'node:crypto';
 import { rebuildAll, type RebuildDeps } from './rebuild';
@@ -16,7 +18,12 @@ import type { RedisClient } from './redis';
  */
 export const epochKey = (taskQueue?: string): string => `td:{cache}:epoch${taskQueue ? `:${taskQueue}` : ''}`;
 const pendingKey = (taskQueue?: string): string => `td:{cache}:rebuilding${taskQueue ? `:${taskQueue}` : ''}`;
-const LOCK_MS = 120_000;
+/** The events rebuilt since the loss (gone with the loss's data, and deleted when the epoch is written). */
+export const rebuiltKey = (taskQueue?: string): string =>
+  `td:{cache}:rebuilt${taskQueue ? `:${taskQueue}` : ''}`;
+/** The lock's life without its holder: a killed rebuild holds up the next one this long at most. */
+const LOCK_MS = 15_000;
+const LOCK_REFRESH_MS = 5_000;
 /** The longest wait between looks after failed ones. */
 const MAX_RETRY_MS = 60_000;
 
@@ -24,7 +31,21 @@ const MAX_RETRY_MS = 60_000;
 const COMMIT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
+return 1
+`;
+
+/** Marks an event rebuilt, only if the pending mark is still this rebuild's (no loss since it began). */
+const MARK = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** Keeps the lock alive while its holder rebuilds. */
+const REFRESH = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
@@ -44,7 +65,9 @@ export interface KeeperOptions {
 }
 
 export interface RebuildOutcome {
+  /** Events rebuilt by this attempt, and those an earlier failed attempt had rebuilt already. */
   events: number;
+  resumed: number;
   seats: number;
   ms: number;
   /** What started it: no epoch on start-up, or the epoch gone while running (a loss). */
@@ -63,6 +86,7 @@ export class CacheKeeper {
   private readonly taskQueue: string | undefined;
   private readonly epochKey: string;
   private readonly pendingKey: string;
+  private readonly rebuiltKey: string;
 
   constructor(
     private readonly redis: RedisClient,
@@ -75,6 +99,7 @@ export class CacheKeeper {
     this.taskQueue = options.taskQueue;
     this.epochKey = epochKey(options.taskQueue);
     this.pendingKey = pendingKey(options.taskQueue);
+    this.rebuiltKey = rebuiltKey(options.taskQueue);
   }
 
   /** Checks now, then every `intervalMs` (the timer never keeps the process alive). */
@@ -122,27 +147,45 @@ export class CacheKeeper {
     const reason = this.seenEpoch ? 'lost' : 'start';
     if (reason === 'lost') this.log('cache lost (its epoch key is gone): rebuilding it from the entities');
     const started = Date.now();
+    const heartbeat = setInterval(
+      () => void this.redis.eval(REFRESH, 1, this.pendingKey, token, LOCK_MS).catch(() => undefined),
+      LOCK_REFRESH_MS,
+    ).unref();
     let rebuilt: Awaited<ReturnType<typeof rebuildAll>>;
+    let resumed: string[];
     try {
-      rebuilt = await rebuildAll(this.deps, { taskQueue: this.taskQueue });
+      resumed = await this.redis.smembers(this.rebuiltKey);
+      rebuilt = await rebuildAll(this.deps, {
+        taskQueue: this.taskQueue,
+        skip: new Set(resumed),
+        onRebuilt: async (eventId) => {
+          const marked = await this.redis.eval(MARK, 2, this.pendingKey, this.rebuiltKey, token, eventId);
+          if (marked !== 1) throw new Error('cache lost again while it was rebuilt');
+        },
+      });
     } catch (err) {
       // Free the mark at once (not after its expiry): the next look tries again.
       await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       throw err;
+    } finally {
+      clearInterval(heartbeat);
     }
     const { events, seats, failed } = rebuilt;
     const ms = Date.now() - started;
     if (failed.length > 0) {
-      // Not whole yet: no epoch. The pending mark goes, and the next look (backing off) rebuilds again.
+      // Not whole yet: no epoch. The pending mark goes, and the next look (backing off) rebuilds the rest.
       await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       const names = failed.slice(0, 5).map((f) => `${f.eventId} (${f.error})`);
-      throw new Error(`${failed.length} events did not answer in time: ${names.join(', ')}`);
+      throw new Error(
+        `${failed.length} events did not answer in time (${events} rebuilt, kept for the next look): ${names.join(', ')}`,
+      );
     }
     const committed = await this.redis.eval(
       COMMIT,
-      2,
+      3,
       this.pendingKey,
       this.epochKey,
+      this.rebuiltKey,
       token,
       `${Date.now()}|${token}`,
     );
@@ -151,9 +194,12 @@ export class CacheKeeper {
       return undefined; // the next look finds no epoch and starts over
     }
     this.seenEpoch = true;
-    const outcome: RebuildOutcome = { events, seats, ms, reason };
+    const outcome: RebuildOutcome = { events, resumed: resumed.length, seats, ms, reason };
     this.onRebuild?.(outcome);
-    this.log(`cache rebuilt in ${ms} ms (${reason}): ${events} events, ${seats} seats`, { ...outcome });
+    const earlier = resumed.length > 0 ? ` (and ${resumed.length} rebuilt by an earlier attempt)` : '';
+    this.log(`cache rebuilt in ${ms} ms (${reason}): ${events} events${earlier}, ${seats} seats`, {
+      ...outcome,
+    });
     return outcome;
   }
 }

@@ -9,7 +9,7 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import { mapLimit } from '../lib/concurrency';
+import { mapLimit, withRetries } from '../lib/concurrency';
 import {
   EVENT_WORKFLOW_TYPE,
   eventDefinitionQuery,
@@ -82,7 +82,11 @@ export async function rebuildEvent(
     concurrency,
     async (seatId) => {
       try {
-        return await client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery);
+        // A worker just restarted replays each seat to answer, and may time out on the first ask.
+        return await withRetries(
+          () => client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
+          { fatal: (err) => err instanceof WorkflowNotFoundError },
+        );
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined; // not provisioned yet
         throw err;
@@ -109,32 +113,43 @@ export async function rebuildEvent(
       purchases.push({ id: wf.workflowId, running: wf.status.name === 'RUNNING' });
     await mapLimit(purchases, concurrency, async ({ id, running }) => {
       const status = running ? undefined : await closedPurchaseStatus(client, id);
-      await purchaseCache.project(status ?? (await client.workflow.getHandle(id).query(purchaseStatusQuery)));
+      await purchaseCache.project(
+        status ?? (await withRetries(() => client.workflow.getHandle(id).query(purchaseStatusQuery))),
+      );
     });
   }
   return { seats: found.length };
 }
 
-/** How long a rebuild waits for one event's entities before it leaves that event out. */
-const EVENT_REBUILD_DEADLINE_MS = 60_000;
+/** How long a rebuild waits for one event's entities before it leaves that event for the next attempt. */
+const EVENT_REBUILD_DEADLINE_MS = 30_000;
 /** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
-const EVENTS_AT_ONCE = 8;
+const EVENTS_AT_ONCE = 4;
 
 /**
- * Rebuilds every open event (of `taskQueue`, when given). An event whose entities do not answer in time
- * is left out and named in `failed`: it does not hold up the others.
+ * Rebuilds every open event (of `taskQueue`, when given) but those in `skip`, newest first (the event on
+ * sale now is whole again before old ones). An event whose entities do not answer in time is left out
+ * and named in `failed`: it does not hold up the others. `onRebuilt` hears of each event once it is
+ * whole; when it throws, that event counts as failed.
  */
 export async function rebuildAll(
   deps: RebuildDeps,
-  options: { taskQueue?: string } = {},
+  options: {
+    taskQueue?: string;
+    skip?: ReadonlySet<string>;
+    onRebuilt?: (eventId: string) => Promise<void>;
+  } = {},
 ): Promise<{ events: number; seats: number; failed: { eventId: string; error: string }[] }> {
-  const ids: string[] = [];
+  const open: { eventId: string; startedMs: number }[] = [];
   const query = `WorkflowType = '${EVENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
   for await (const wf of deps.client.workflow.list({ query })) {
     // Only the events this deployment serves (`taskQueue`): another's are its own workers' to rebuild.
     if (options.taskQueue && wf.taskQueue !== options.taskQueue) continue;
-    ids.push(wf.workflowId.replace(/^event-/, ''));
+    const eventId = wf.workflowId.replace(/^event-/, '');
+    if (options.skip?.has(eventId)) continue;
+    open.push({ eventId, startedMs: wf.startTime.getTime() });
   }
+  const ids = open.sort((a, b) => b.startedMs - a.startedMs).map((e) => e.eventId);
   let seats = 0;
   const failed: { eventId: string; error: string }[] = [];
   await mapLimit(ids, EVENTS_AT_ONCE, async (eventId) => {
@@ -142,6 +157,7 @@ export async function rebuildAll(
       const rebuilt = await deps.client.withDeadline(Date.now() + EVENT_REBUILD_DEADLINE_MS, () =>
         rebuildEvent(deps, eventId),
       );
+      await options.onRebuilt?.(eventId);
       seats += rebuilt?.seats ?? 0;
     } catch (err) {
       failed.push({ eventId, error: (err as Error).message });

@@ -31,3 +31,25 @@ export function singleFlight<K, T>(): (key: K, run: () => Promise<T>) => Promise
     return call;
   };
 }
+
+/**
+ * Calls `fn` until it succeeds, `attempts` times at most, waiting `gapMs` (doubling) between tries;
+ * an error `fatal` says is final is thrown at once. The last error is thrown when every try failed.
+ */
+export async function withRetries<T>(
+  fn: () => Promise<T>,
+  {
+    attempts = 3,
+    gapMs = 500,
+    fatal = () => false,
+  }: { attempts?: number; gapMs?: number; fatal?: (err: unknown) => boolean } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || fatal(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, gapMs * 2 ** (attempt - 1)));
+    }
+  }
+}

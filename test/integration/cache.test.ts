@@ -15,7 +15,9 @@ import {
 } from '../../src/entities/seat/contract';
 import { mapLimit } from '../../src/lib/concurrency';
 import { PurchaseCache } from '../../src/cache/purchase-cache';
-import { epochKey } from '../../src/cache/keeper';
+import Redis from 'ioredis';
+import { CacheKeeper, epochKey, rebuiltKey } from '../../src/cache/keeper';
+import { SeatCache } from '../../src/cache/seat-cache';
 import {
   adminHeaders,
   createTestEvent,
@@ -192,6 +194,41 @@ describe('read-side cache', () => {
       failure: { code: 'PAYMENT_DECLINED' },
     });
     expect(await purchases.failures(eventId)).toEqual(failures);
+  });
+
+  it('resumes a rebuild an earlier attempt left half done, and waits while another holds the lock', async () => {
+    const older = await createEvent(1, 2);
+    const newer = await createEvent(1, 3);
+    // A database of its own: the worker's keeper (on database 0) never touches it.
+    const redis = new Redis(stack.config.redis.url, { db: 7, maxRetriesPerRequest: 1 });
+    try {
+      await redis.flushdb();
+      const cache = new SeatCache(redis);
+      const taskQueue = stack.config.temporal.taskQueue;
+      const lines: string[] = [];
+      const keeper = new CacheKeeper(
+        redis,
+        { client: stack.client, cache },
+        { taskQueue, log: (l) => lines.push(l) },
+      );
+      // Another process holds the lock: this look waits (no rebuild, no epoch).
+      await redis.set('td:{cache}:rebuilding:' + taskQueue, 'someone-else', 'PX', 15_000);
+      expect(await keeper.check()).toBeUndefined();
+      expect(await redis.get(epochKey(taskQueue))).toBeNull();
+      await redis.del('td:{cache}:rebuilding:' + taskQueue);
+
+      // An earlier attempt rebuilt the older event before it failed: this one rebuilds the rest only.
+      await redis.sadd(rebuiltKey(taskQueue), older);
+      const outcome = await keeper.check();
+      expect(outcome).toMatchObject({ resumed: 1, reason: 'start' });
+      expect(await redis.get(epochKey(taskQueue))).not.toBeNull();
+      expect(await redis.exists(rebuiltKey(taskQueue))).toBe(0);
+      expect([...(await cache.getSeats(newer)).keys()].sort()).toEqual(['A1', 'A2', 'A3']);
+      expect((await cache.getSeats(older)).size).toBe(0);
+    } finally {
+      await redis.flushdb();
+      redis.disconnect();
+    }
   });
 
   it('answers reads with 503 UNAVAILABLE and Retry-After while Redis is unreachable', async () => {

@@ -82,6 +82,10 @@ describe('the chaos invariants', () => {
       purchases: [soldOut('late', T + 3_000)],
     });
     expect(unsure.violations).toEqual([]);
+    // Judged at the moment the purchase found no seat, not at its close after the compensations.
+    const looked = soldOut('looked', T + 3_000);
+    looked.status.failure!.at = T + 1_000;
+    expect(run('no purchase failed SOLD_OUT', { seats, purchases: [looked] }).violations).toEqual([]);
   });
 
   it('finds a purchase charged twice, not a charge refunded or declined once', () => {
@@ -105,5 +109,14 @@ describe('the chaos invariants', () => {
         .violations,
     ).toEqual(['1 seats unsold while 1 purchases failed SOLD_OUT']);
     expect(run('the drop sold every seat it could', { seats: [seat('A1'), sold] }).violations).toEqual([]);
+    // Fans still in the waiting room while a seat is unsold: the sale stopped short (a 50,000-fan drop
+    // whose fans gave up at its deadline passed the SOLD_OUT count alone).
+    const queue = { view: { joined: 50, admittedThrough: 20, closed: undefined }, log: [], logDropped: 0 };
+    expect(
+      run('the drop sold every seat it could', {
+        seats: [seat('A1'), sold],
+        queue,
+      } as unknown as Partial<Truth>).violations,
+    ).toEqual(['1 seats unsold while 30 fans still wait']);
   });
 });

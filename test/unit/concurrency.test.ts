@@ -1,4 +1,4 @@
-import { mapLimit, singleFlight } from '../../src/lib/concurrency';
+import { mapLimit, singleFlight, withRetries } from '../../src/lib/concurrency';
 
 describe('singleFlight', () => {
   it('runs one call per key while it is in flight, and a new one after it settled', async () => {
@@ -41,5 +41,29 @@ describe('mapLimit', () => {
     });
     expect(out).toEqual([50, 10, 40, 20, 30]);
     expect(most).toBe(2);
+  });
+});
+
+describe('withRetries', () => {
+  it('tries again after a failure, and gives up after its attempts with the last error', async () => {
+    let calls = 0;
+    await expect(
+      withRetries(async () => (++calls < 3 ? Promise.reject(new Error(`try ${calls}`)) : 'answered'), {
+        gapMs: 1,
+      }),
+    ).resolves.toBe('answered');
+    calls = 0;
+    await expect(
+      withRetries(async () => Promise.reject(new Error(`try ${++calls}`)), { gapMs: 1 }),
+    ).rejects.toThrow('try 3');
+  });
+
+  it('throws an error it is told is final at once', async () => {
+    let calls = 0;
+    const fatal = (err: unknown) => (err as Error).message === 'not found';
+    await expect(
+      withRetries(async () => Promise.reject(new Error(`${++calls && 'not found'}`)), { gapMs: 1, fatal }),
+    ).rejects.toThrow('not found');
+    expect(calls).toBe(1);
   });
 });

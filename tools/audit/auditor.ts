@@ -32,7 +32,7 @@ import {
   type SeatAudit,
   type SeatView,
 } from '../../src/entities/seat/contract';
-import { mapLimit } from '../../src/lib/concurrency';
+import { mapLimit, withRetries } from '../../src/lib/concurrency';
 import type { ChargeRecord, ProviderStore, TicketRecord } from '../../src/providers/store';
 import {
   PURCHASE_WORKFLOW_TYPE,
@@ -127,19 +127,28 @@ export async function readSettled<T>(
   }
 }
 
+/**
+ * One query, asked again on failure: right after a fault a worker may still be replaying (the query
+ * fails while the entity is fine), and an audit must read the truth rather than fail on the way.
+ */
+const ask = <T>(query: () => Promise<T>): Promise<T> =>
+  withRetries(query, { attempts: 5, gapMs: 1_000, fatal: (err) => err instanceof WorkflowNotFoundError });
+
 /** Reads the event's truth from its entities, its purchases and the ledger (and the cache, to compare). */
 export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Truth> {
   const { client, store, caches, concurrency = 16 } = deps;
   let definition: EventDefinition;
   try {
-    definition = await client.workflow.getHandle(eventWorkflowId(eventId)).query(eventDefinitionQuery);
+    definition = await ask(() =>
+      client.workflow.getHandle(eventWorkflowId(eventId)).query(eventDefinitionQuery),
+    );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new Error(`no event ${eventId}`);
     throw err;
   }
   const ids = seatIds(definition.rows, definition.seatsPerRow);
   const seats = await mapLimit(ids, concurrency, (seatId) =>
-    client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatAuditQuery),
+    ask(() => client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatAuditQuery)),
   );
 
   const listed: { workflowId: string; startedAt: number; closedAt?: number }[] = [];
@@ -152,7 +161,7 @@ export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Tru
     });
   }
   const purchases = await mapLimit(listed, concurrency, async (wf) => ({
-    status: await client.workflow.getHandle(wf.workflowId).query(purchaseStatusQuery),
+    status: await ask(() => client.workflow.getHandle(wf.workflowId).query(purchaseStatusQuery)),
     startedAt: wf.startedAt,
     closedAt: wf.closedAt,
   }));
@@ -162,8 +171,8 @@ export async function gatherTruth(deps: AuditDeps, eventId: string): Promise<Tru
   if (definition.admission === 'queue') {
     const handle = client.workflow.getHandle(queueWorkflowId(eventId));
     const read = async () => {
-      const { log, dropped } = await handle.query(queueAdmissionLogQuery);
-      return { view: await handle.query(queueSnapshotQuery), log, logDropped: dropped };
+      const { log, dropped } = await ask(() => handle.query(queueAdmissionLogQuery));
+      return { view: await ask(() => handle.query(queueSnapshotQuery)), log, logDropped: dropped };
     };
     if (caches) {
       const settled = await readSettled(
@@ -286,9 +295,11 @@ export async function auditAcknowledgedJoins(
   let moved = 0;
   for (let i = 0; i < joins.length; i += PLACES_BATCH) {
     const batch = joins.slice(i, i + PLACES_BATCH);
-    const places = await handle.query(
-      queuePlacesQuery,
-      batch.map((j) => j.fanId),
+    const places = await ask(() =>
+      handle.query(
+        queuePlacesQuery,
+        batch.map((j) => j.fanId),
+      ),
     );
     batch.forEach((join, k) => {
       const place = places[k] ?? 0;

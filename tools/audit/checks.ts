@@ -114,18 +114,19 @@ export const CHECKS: Check[] = [
     check: soldOutTruthfully,
   },
   {
-    // Unsold seats are fine only when nobody was turned away for want of one.
+    // Unsold seats are fine only when nobody was turned away for want of one, nor left waiting for one.
     name: 'the drop sold every seat it could',
     check: ({ truth, capacity, soldSeats }) => {
       const turnedAway = truth.purchases.filter((p) => p.status.failure?.code === 'SOLD_OUT').length;
+      const q = truth.queue?.view;
+      const waiting = q && !q.closed ? Math.max(0, q.joined - q.admittedThrough) : 0;
       const unsold = capacity - soldSeats.length;
-      return {
-        counts: { unsold, turnedAway },
-        violations:
-          unsold > 0 && turnedAway > 0
-            ? [`${unsold} seats unsold while ${turnedAway} purchases failed SOLD_OUT`]
-            : [],
-      };
+      const violations: string[] = [];
+      if (unsold > 0 && turnedAway > 0)
+        violations.push(`${unsold} seats unsold while ${turnedAway} purchases failed SOLD_OUT`);
+      if (unsold > 0 && waiting > 0)
+        violations.push(`${unsold} seats unsold while ${waiting} fans still wait`);
+      return { counts: { unsold, turnedAway, waiting }, violations };
     },
   },
   {
@@ -327,11 +328,12 @@ function soldOutTruthfully({ truth }: Facts) {
   const soldOut = truth.purchases.filter((p) => p.status.failure?.code === 'SOLD_OUT' && p.closedAt);
   for (const purchase of soldOut) {
     checked++;
-    const from = purchase.closedAt! - SOLD_OUT_LAG_MS;
-    const onSale = truth.seats.find((seat) => availableThroughout(seat, from, purchase.closedAt!));
+    // The moment it found no seat (purchases closed before the failure carried it: their close).
+    const at = purchase.status.failure?.at ?? purchase.closedAt!;
+    const onSale = truth.seats.find((seat) => availableThroughout(seat, at - SOLD_OUT_LAG_MS, at));
     if (onSale) {
       violations.push(
-        `${purchase.status.purchaseId} failed SOLD_OUT at ${new Date(purchase.closedAt!).toISOString()} while ${onSale.seatId} was available`,
+        `${purchase.status.purchaseId} failed SOLD_OUT at ${new Date(at).toISOString()} while ${onSale.seatId} was available`,
       );
     }
   }

@@ -65,6 +65,11 @@ export interface Ticket {
 export interface PurchaseFailure {
   code: FailureCode;
   message: string;
+  /**
+   * When the saga met it (workflow time, ms): for SOLD_OUT, the moment its last look found no seat. The
+   * audit checks the seats at that moment, not at the close, which comes after the compensations.
+   */
+  at?: number;
 }
 
 export interface PurchaseStatus {

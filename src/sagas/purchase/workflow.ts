@@ -351,7 +351,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       status.ticket = ticket;
     });
   } catch (err) {
-    const failure = toFailure(err);
+    const failure = { ...toFailure(err), at: Date.now() };
     await CancellationScope.nonCancellable(async () => {
       const ran: string[] = [];
       for (const step of compensations.reverse()) {
