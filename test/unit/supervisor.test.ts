@@ -40,6 +40,47 @@ describe('the supervisor', () => {
     }
   });
 
+  it('kills and restarts a service that runs but stops answering its liveness probe', async () => {
+    const lines: string[] = [];
+    const restarted: number[] = [];
+    let wedged = false;
+    const supervisor = new Supervisor({
+      initialBackoffMs: 10,
+      probeIntervalMs: 50,
+      deadAfterMs: 300,
+      log: (line) => lines.push(line),
+      onRestart: (_, service) => restarted.push(service.child.pid!),
+    });
+    try {
+      const first = await supervisor.add({
+        name: 'temporal',
+        start: node('temporal', forever),
+        alive: async () => {
+          if (wedged) throw new Error('interrupted (9)');
+        },
+      });
+      // Answering: left alone.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(restarted).toEqual([]);
+      wedged = true;
+      const pid = await eventually(() => restarted[0]);
+      expect(pid).not.toBe(first.child.pid);
+      expect(first.child.signalCode).toBe('SIGKILL');
+      expect(lines[0]).toMatch(
+        /^supervisor: temporal has not answered its liveness probe for \d+ s \(interrupted \(9\)\); killing it$/,
+      );
+      expect(await supervisor.registry.metrics()).toMatch(
+        /ticketdrop_supervisor_unresponsive_total\{service="temporal"\} 1/,
+      );
+      // The new process answers again, and is left alone.
+      wedged = false;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(restarted).toEqual([pid]);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
   it('gives up on a service that keeps crashing, and restarts nothing once stopped', async () => {
     const gaveUp: string[] = [];
     const supervisor = new Supervisor({

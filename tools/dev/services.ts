@@ -181,6 +181,19 @@ export async function startTemporalDevServer(opts: {
   };
 }
 
+/**
+ * The dev server's liveness: a call that reads its store (listing namespaces), not only its gRPC port.
+ * A server whose store fails every transaction still answers health checks and system info.
+ */
+export async function temporalAlive(server: TemporalServer): Promise<void> {
+  const connection = Connection.lazy({ address: server.address, connectTimeout: 1_000 });
+  try {
+    await connection.workflowService.listNamespaces({ pageSize: 1 });
+  } finally {
+    await connection.close();
+  }
+}
+
 function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, HOST);

@@ -11,7 +11,14 @@ import path from 'node:path';
 import { devFanIdentityEnv } from './fan-issuer';
 import { DATA_DIR, writeStackFile, type LocalStackFile } from './local-stack-file';
 import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
-import { HOST, portOrFree, startNodeService, startRedisServer, startTemporalDevServer } from './services';
+import {
+  HOST,
+  portOrFree,
+  startNodeService,
+  startRedisServer,
+  startTemporalDevServer,
+  temporalAlive,
+} from './services';
 import { Supervisor } from './supervisor';
 
 /** How long an orderly stop may take before every service is killed. */
@@ -160,6 +167,8 @@ async function main(): Promise<void> {
       const temporal = await supervisor.add({
         name: 'temporal',
         start: () => startTemporalDevServer(options),
+        // Wedged (its store failing every call) is as good as crashed: killed and restarted.
+        alive: temporalAlive,
       });
       env.TEMPORAL_ADDRESS = temporal.address;
       uiUrl = temporal.uiUrl ?? uiUrl;

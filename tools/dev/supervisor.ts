@@ -2,7 +2,10 @@
  * `npm start`'s supervisor: every service it starts is watched, and one that exits on its own (a crash,
  * the OOM killer, a kill -9) is started again after a backoff, with a log line each way. The stack stops
  * only when asked (Ctrl-C), or when a service keeps crashing: more than `maxRestarts` exits within
- * `windowMs` means restarting will not help, and the supervisor gives up on the whole stack. Its counters
+ * `windowMs` means restarting will not help, and the supervisor gives up on the whole stack. A service
+ * that is running but no longer answers (its liveness probe unanswered for `deadAfterMs`) is killed, and
+ * so restarted the same way: the dev server can wedge with its SQLite connection failing every
+ * transaction ("interrupted (9)") after a stall, and only a new process clears it. Its counters
  * (exits, restarts, which services are up) are Prometheus metrics in `registry`, which `npm start` serves.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -12,6 +15,8 @@ export interface Unit<S extends Service = Service> {
   name: string;
   /** Starts the service and resolves once it is ready; called again for every restart. */
   start: () => Promise<S>;
+  /** Resolves when the service does its job (for example a call that reaches its store); throws if not. */
+  alive?(service: S): Promise<void>;
 }
 
 export interface SupervisorOptions {
@@ -26,6 +31,10 @@ export interface SupervisorOptions {
   onRestart?: (name: string, service: Service) => void;
   /** A service kept crashing: the caller stops the stack. */
   onGiveUp?: (name: string, reason: string) => void;
+  /** How often a unit's liveness probe runs; each probe is given as long to answer. */
+  probeIntervalMs?: number;
+  /** A service whose probe has not succeeded for this long is killed (and restarted). */
+  deadAfterMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,6 +59,12 @@ export class Supervisor {
     labelNames: ['service'],
     registers: [this.registry],
   });
+  private readonly unresponsive = new Counter({
+    name: 'ticketdrop_supervisor_unresponsive_total',
+    help: 'Services killed because their liveness probe went unanswered, by service',
+    labelNames: ['service'],
+    registers: [this.registry],
+  });
   private readonly up = new Gauge({
     name: 'ticketdrop_supervisor_up',
     help: 'Whether the service is running (1) or down, waiting to be started again (0)',
@@ -65,6 +80,8 @@ export class Supervisor {
       maxBackoffMs: 10_000,
       maxRestarts: 5,
       windowMs: 60_000,
+      probeIntervalMs: 5_000,
+      deadAfterMs: 30_000,
       log: (line) => console.log(line),
       ...options,
     };
@@ -78,6 +95,7 @@ export class Supervisor {
     this.up.set({ service: unit.name }, 1);
     this.restartsTotal.inc({ service: unit.name }, 0);
     this.exitsTotal.inc({ service: unit.name }, 0);
+    this.unresponsive.inc({ service: unit.name }, 0);
     this.watch(unit, service);
     return service;
   }
@@ -112,13 +130,48 @@ export class Supervisor {
   }
 
   private watch(unit: Unit, service: Service): void {
+    const probing = unit.alive && this.probe(unit, service, unit.alive);
     void service.exited.then((code) => {
+      if (probing) clearInterval(probing);
       if (this.stopping) return;
       const how = service.child.signalCode ? `signal ${service.child.signalCode}` : `code ${code}`;
       this.exitsTotal.inc({ service: unit.name });
       this.up.set({ service: unit.name }, 0);
       void this.restart(unit, `exited unexpectedly (${how})`);
     });
+  }
+
+  /** Probes the service every interval; one unanswered for `deadAfterMs` is killed (its exit restarts it). */
+  private probe(unit: Unit, service: Service, alive: NonNullable<Unit['alive']>): NodeJS.Timeout {
+    const { probeIntervalMs, deadAfterMs } = this.opts;
+    let answeredAt = Date.now();
+    let inFlight = false;
+    let lastError = '';
+    const timer = setInterval(() => {
+      if (inFlight || this.stopping) return;
+      inFlight = true;
+      let timeout: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timeout = setTimeout(() => reject(new Error(`no answer in ${probeIntervalMs} ms`)), probeIntervalMs);
+      });
+      Promise.race([alive(service), late])
+        .then(() => (answeredAt = Date.now()))
+        .catch((err: unknown) => {
+          lastError = (err as Error).message;
+          if (Date.now() - answeredAt < deadAfterMs || this.stopping) return;
+          clearInterval(timer);
+          this.unresponsive.inc({ service: unit.name });
+          this.opts.log(
+            `supervisor: ${unit.name} has not answered its liveness probe for ${Math.round((Date.now() - answeredAt) / 1000)} s (${lastError}); killing it`,
+          );
+          service.child.kill('SIGKILL');
+        })
+        .finally(() => {
+          clearTimeout(timeout);
+          inFlight = false;
+        });
+    }, probeIntervalMs);
+    return timer.unref();
   }
 
   private async restart(unit: Unit, why: string): Promise<void> {
