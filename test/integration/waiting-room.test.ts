@@ -3,7 +3,9 @@
  * with declined payments, a Redis flush and a forced continue-as-new mid-drop, and the pre-queue.
  */
 import { QueueCache } from '../../src/cache/queue-cache';
+import { CLAIM_CHECK_MS } from '../../src/entities/queue/state';
 import {
+  claimAdmissionsUpdate,
   queueSnapshotQuery,
   purchasesFinishedSignal,
   queueWorkflowId,
@@ -139,6 +141,37 @@ describe('waiting room', () => {
     expect(peak).toBeLessThanOrEqual(3);
     expectAdmittedInPositionOrder(records);
   });
+
+  it(
+    'gives back the slot of an admission claimed for a purchase that never started (the API died)',
+    async () => {
+      const eventId = await queueEvent({
+        rows: 1,
+        seatsPerRow: 4,
+        maxActivePurchases: 1,
+        admissionTtlSeconds: 600,
+      });
+      for (const fanId of ['lost', 'next']) await joinQueue(stack, eventId, fanId);
+      const handle = stack.client.workflow.getHandle(queueWorkflowId(eventId));
+      // What the API does first; it dies before it starts the purchase.
+      const [claim] = await handle.executeUpdate(claimAdmissionsUpdate, {
+        args: [{ batchId: uniqueId('claim'), fanIds: ['lost'] }],
+      });
+      expect(claim).toMatchObject({ position: 1 });
+      expect(await snapshot(eventId)).toMatchObject({ purchasing: 1, admittedThrough: 1 });
+      // A minute on, the entity finds no purchase for the claim: the slot goes to the next fan.
+      const view = await eventually(
+        async () => {
+          const v = await snapshot(eventId);
+          return v.admittedThrough === 2 ? v : undefined;
+        },
+        CLAIM_CHECK_MS + 20_000,
+        'the next fan admitted',
+      );
+      expect(view).toMatchObject({ purchasing: 0, expired: 1, active: 1 });
+    },
+    CLAIM_CHECK_MS + 40_000,
+  );
 
   it('sells exactly 20 seats to 200 fans with 20% declined payments; every fan gets a final answer', async () => {
     const eventId = await queueEvent({

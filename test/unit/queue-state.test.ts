@@ -11,6 +11,7 @@ import {
   type QueueSettings,
 } from '../../src/entities/queue/contract';
 import {
+  CLAIM_CHECK_MS,
   fanHash,
   LIKELY_GONE_MS,
   packHashes,
@@ -115,6 +116,48 @@ describe('queue state', () => {
     expect(queue.claimAdmissions(['fan-1'], T0 + 60_002)).toEqual([
       { refused: 'ADMISSION_USED', position: 1 },
     ]);
+  });
+
+  it('gives back the slot of a claim whose purchase never started, once looked for; keeps a started one', () => {
+    const queue = new QueueState(
+      settings({ maxActivePurchases: 2, admissionTtlMs: 600_000, checkClaims: true }),
+      undefined,
+      key,
+    );
+    queue.join(fans(1, 4), T0, seed);
+    // The API claims for fan-1 and fan-2, then (for fan-1) dies before starting the purchase.
+    queue.claimAdmissions(['fan-1', 'fan-2'], T0 + 5);
+    expect(queue.view()).toMatchObject({ purchasing: 2, admittedThrough: 2 });
+    expect(queue.claimsToCheck(T0 + 5 + CLAIM_CHECK_MS - 1)).toEqual([]);
+    // The entity wakes to look for them.
+    expect(queue.nextWake(T0 + 5)).toBe(T0 + 5 + CLAIM_CHECK_MS);
+    const due = queue.claimsToCheck(T0 + 5 + CLAIM_CHECK_MS);
+    expect(due).toEqual([
+      { position: 1, fanId: 'fan-1' },
+      { position: 2, fanId: 'fan-2' },
+    ]);
+    queue.claimsChecked(
+      [
+        { position: 1, started: false },
+        { position: 2, started: true },
+      ],
+      T0 + 5 + CLAIM_CHECK_MS,
+    );
+    // fan-1's slot went to the next fan; fan-2's purchase is still buying and is not looked for again.
+    expect(queue.view()).toMatchObject({ purchasing: 1, admittedThrough: 3, expired: 1 });
+    expect(queue.claimsToCheck(T0 + 10 * CLAIM_CHECK_MS)).toEqual([]);
+    expect(queue.claimAdmissions(['fan-1'], T0 + 6 + CLAIM_CHECK_MS)).toEqual([
+      { refused: 'ADMISSION_EXPIRED', position: 1 },
+    ]);
+    // A purchase seen to start (its admission-used message) is never looked for.
+    queue.claimAdmissions(['fan-3'], T0 + 7 + CLAIM_CHECK_MS);
+    queue.admissionUsed({ position: 3, fanId: 'fan-3' }, T0 + 8 + CLAIM_CHECK_MS);
+    expect(queue.claimsToCheck(T0 + 10 * CLAIM_CHECK_MS)).toEqual([]);
+    // Runs from before the rule never look.
+    const old = new QueueState(settings({ maxActivePurchases: 2 }), undefined, key);
+    old.join(fans(1, 2), T0, seed);
+    old.claimAdmissions(['fan-1'], T0 + 5);
+    expect(old.claimsToCheck(T0 + 10 * CLAIM_CHECK_MS)).toEqual([]);
   });
 
   it('refuses claims in the pre-queue, before the sale opens', () => {

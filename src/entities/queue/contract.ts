@@ -49,6 +49,11 @@ export interface QueueSettings {
    * gives its slot under maxActivePurchases back. Runs started before the rule keep the slot taken.
    */
   goneFansFreeSlots?: boolean;
+  /**
+   * Set by the entity for its runs: an admission claimed for a purchase that never started (the API died
+   * between the claim and the start, or the start failed) gives its slot back once checked.
+   */
+  checkClaims?: boolean;
 }
 
 export type QueueClosed = 'sold-out' | 'closed';
@@ -235,6 +240,14 @@ export interface ActiveAdmission {
   state: 'admitted' | 'purchasing';
   expiresAt: number;
   fanId?: string;
+  /** Claimed by the API for a purchase not yet seen to have started (a claim carries no later word). */
+  claimedAt?: number;
+}
+
+/** A claimed admission whose purchase the entity looks for (a claim this old should have started one). */
+export interface ClaimToCheck {
+  position: number;
+  fanId: string;
 }
 
 /**

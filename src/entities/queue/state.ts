@@ -16,6 +16,7 @@ import {
   type AdmissionLogEntry,
   type AdmissionRange,
   type AdmissionUsed,
+  type ClaimToCheck,
   type JoinAnswer,
   type PurchaseFinished,
   type PurchaseOutcome,
@@ -104,6 +105,9 @@ export function admissionRoom(
   );
 }
 
+/** A purchase is looked for this long after its admission was claimed (its start takes a few seconds). */
+export const CLAIM_CHECK_MS = 60_000;
+
 const admittedAt = (settings: QueueSettings, entry: ActiveAdmission): number =>
   entry.expiresAt - settings.admissionTtlMs;
 
@@ -177,7 +181,7 @@ export class QueueState {
 
   /**
    * The next moment something changes by itself (after `now`): an unused admission's slot frees (expiry
-   * plus grace), or an unused admission starts to count as walked away.
+   * plus grace), an unused admission starts to count as walked away, or a claim is due a look.
    */
   nextWake(now: number): number | undefined {
     let next: number | undefined;
@@ -185,6 +189,7 @@ export class QueueState {
       if (at > now && (next === undefined || at < next)) next = at;
     };
     for (const entry of this.active.values()) {
+      if (entry.claimedAt !== undefined) consider(entry.claimedAt + CLAIM_CHECK_MS);
       if (entry.state !== 'admitted') continue;
       consider(entry.expiresAt + ADMISSION_GRACE_MS);
       consider(admittedAt(this.settings, entry) + LIKELY_GONE_MS);
@@ -281,6 +286,7 @@ export class QueueState {
       }
       entry.state = 'purchasing';
       entry.fanId = fanId;
+      if (this.settings.checkClaims) entry.claimedAt = now;
       changed = true;
       return { position, expiresAt: entry.expiresAt };
     });
@@ -295,6 +301,7 @@ export class QueueState {
     if (entry) {
       entry.state = 'purchasing';
       entry.fanId = signal.fanId;
+      delete entry.claimedAt;
     } else {
       // Its admission lapsed just before the signal arrived: the purchase still occupies a slot.
       this.active.set(signal.position, {
@@ -319,6 +326,37 @@ export class QueueState {
       this.s.closed = 'sold-out';
       this.s.soldOutAt = now;
     }
+    this.bump();
+    this.admit(now);
+  }
+
+  /** Claimed admissions whose purchase should have started by `now`: the entity looks for them. */
+  claimsToCheck(now: number): ClaimToCheck[] {
+    const due: ClaimToCheck[] = [];
+    for (const entry of this.active.values()) {
+      if (entry.claimedAt !== undefined && entry.fanId && entry.claimedAt + CLAIM_CHECK_MS <= now)
+        due.push({ position: entry.position, fanId: entry.fanId });
+    }
+    return due;
+  }
+
+  /**
+   * What the look found: a claim whose purchase exists is settled (its end frees the slot); one whose
+   * purchase never started gives its slot back, counted as expired, and the next fans may go in.
+   */
+  claimsChecked(checked: { position: number; started: boolean }[], now: number): void {
+    let freed = 0;
+    for (const { position, started } of checked) {
+      const entry = this.active.get(position);
+      if (!entry || entry.claimedAt === undefined) continue;
+      if (started) {
+        delete entry.claimedAt;
+      } else {
+        this.active.delete(position);
+        freed++;
+      }
+    }
+    this.s.expired += freed;
     this.bump();
     this.admit(now);
   }

@@ -38,7 +38,7 @@ import {
 } from './contract';
 import { QueueState } from './state';
 
-const { projectQueue } = proxyLocalActivities<QueueActivities>({
+const { projectQueue, claimedPurchasesStarted } = proxyLocalActivities<QueueActivities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 5 },
 });
@@ -48,6 +48,10 @@ const TIMER_GRANULARITY_MS = 1_000;
 
 /** Admitted fans who walked away give their slot back (see admissionRoom). */
 const GONE_FANS_FREE_SLOTS_PATCH = 'gone-fans-free-slots';
+/** A claimed admission whose purchase never started gives its slot back (see QueueState.claimsChecked). */
+const CHECK_CLAIMS_PATCH = 'queue-check-claims';
+/** A look at claims that failed is made again this much later. */
+const CLAIM_RETRY_MS = 10_000;
 
 const random32 = (): number => Math.floor(Math.random() * 2 ** 32);
 
@@ -64,7 +68,11 @@ export async function queueEntity(
   const fresh = { key: (): [number, number] => [random32(), random32()], now: Date.now() };
   // A run started before the rule replays with the old one; every run after a deploy (a new queue, or a
   // continued one) gets the new rule.
-  const rules = { ...settings, goneFansFreeSlots: patched(GONE_FANS_FREE_SLOTS_PATCH) };
+  const rules = {
+    ...settings,
+    goneFansFreeSlots: patched(GONE_FANS_FREE_SLOTS_PATCH),
+    checkClaims: patched(CHECK_CLAIMS_PATCH),
+  };
   const queue = new QueueState(rules, input.snapshot, fresh, order, prequeue);
   // Every run publishes its view at once (a continued run also what its predecessor had not published).
   let published = -1;
@@ -159,7 +167,11 @@ export async function queueEntity(
   setHandler(queuePlacesQuery, (fanIds) => queue.placesOf(fanIds));
 
   const wantsNewRun = (): boolean => rollover || workflowInfo().continueAsNewSuggested;
-  const wake = (): boolean => queue.version !== published || queue.closed === 'closed' || wantsNewRun();
+  let claimsLookAgainAt = 0;
+  const claimsDue = (): boolean =>
+    rules.checkClaims && Date.now() >= claimsLookAgainAt && queue.claimsToCheck(Date.now()).length > 0;
+  const wake = (): boolean =>
+    queue.version !== published || queue.closed === 'closed' || wantsNewRun() || claimsDue();
 
   for (;;) {
     await condition(wake);
@@ -175,6 +187,26 @@ export async function queueEntity(
         log.warn('queue projection failed', { eventId: settings.eventId, version: view.version, err });
       }
       published = view.version;
+    }
+
+    if (claimsDue()) {
+      // The API claims an admission, then starts the purchase: one that died (or failed) between the two
+      // left the slot taken with no purchase to free it.
+      const due = queue.claimsToCheck(Date.now());
+      try {
+        const started = await claimedPurchasesStarted(settings.eventId, due);
+        queue.claimsChecked(
+          due.map(({ position }, i) => ({ position, started: started[i] })),
+          Date.now(),
+        );
+      } catch (err) {
+        // Temporal busy or away: looked at again a while later (the slots stay taken meanwhile).
+        log.warn('claimed admissions not checked', { eventId: settings.eventId, claims: due.length, err });
+        claimsLookAgainAt = Date.now() + CLAIM_RETRY_MS;
+        armExpiry(claimsLookAgainAt);
+      }
+      settle();
+      continue;
     }
 
     if (queue.closed === 'closed') {
