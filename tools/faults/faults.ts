@@ -35,11 +35,6 @@ export interface Faults {
    * answer and may move on.
    */
   lateHold?: { seatId: string; delayMs: number };
-  /**
-   * The first run of each purchase's hold activity for this seat starts `delayMs` late, in this worker
-   * (as on a worker starved of CPU, whose workflow task may be lost meanwhile).
-   */
-  slowHold?: { seatId: string; delayMs: number };
 }
 
 const FaultsEnv = Type.Object({
@@ -72,9 +67,6 @@ export class FaultSwitch extends SharedSetting<Faults> {
 /** The activity whose answer carries a seat hold: the faults strike right after it lands. */
 const HOLD_ACTIVITY = 'reserveSeat';
 
-/** The holds slowHold has delayed once, by purchase and seat (in this process). */
-const slowed = new Set<string>();
-
 class SeatHoldFaults implements ActivityInboundCallsInterceptor {
   constructor(
     private readonly ctx: Context,
@@ -86,15 +78,8 @@ class SeatHoldFaults implements ActivityInboundCallsInterceptor {
     next: Next<ActivityInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
     const { activityType, attempt } = this.ctx.info;
-    if (activityType !== HOLD_ACTIVITY) return next(input);
-    const slow = this.faults.current().slowHold;
-    const [hold] = input.args as [{ purchaseId: string; seatId: string }];
-    const key = `${hold.purchaseId}:${hold.seatId}`;
-    if (slow && hold.seatId === slow.seatId && !slowed.has(key)) {
-      slowed.add(key);
-      await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
-    }
     const result = await next(input);
+    if (activityType !== HOLD_ACTIVITY) return result;
     const faults = this.faults.current();
     if (faults.crashAfterHold) process.kill(process.pid, 'SIGKILL');
     if (faults.seatAnswerLoss && attempt === 1) {

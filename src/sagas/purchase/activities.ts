@@ -42,7 +42,7 @@ import {
   type PaymentGateway,
 } from '../../providers/payments';
 import type { ProviderStore } from '../../providers/store';
-import { HOLD_SEND_WINDOW_CLOSED, holdIdOf, QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
+import { holdIdOf, QR_PURPOSE, type PurchaseStatus, type Ticket } from './contract';
 
 const SEAT_UPDATE_DEADLINE_MS = 10_000;
 /** A seat's answers that refuse a hold: the purchase moves on to another seat. */
@@ -216,19 +216,10 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       purchaseId: string;
       seatId: string;
       ttlMs: number;
-      /** Not sent after this (ms): its workflow task may be lost by then (HOLD_SEND_WINDOW_MS). */
-      sendBy?: number;
     }): Promise<Hold> {
-      const { eventId, purchaseId, seatId, ttlMs, sendBy } = input;
+      const { eventId, purchaseId, seatId, ttlMs } = input;
       const holdId = holdIdOf(purchaseId, seatId);
       const sentAt = Date.now();
-      if (sendBy !== undefined && sentAt > sendBy) {
-        throw ApplicationFailure.create({
-          type: HOLD_SEND_WINDOW_CLOSED,
-          message: `hold on ${seatId} not sent: ${sentAt - sendBy} ms past its workflow task's send window`,
-          nonRetryable: true,
-        });
-      }
       const deadline = sentAt + SEAT_UPDATE_DEADLINE_MS;
       try {
         const view = await seatUpdate(

@@ -38,16 +38,6 @@ export const confirmationWorkflowId = (eventId: string, fanId: string): string =
 /** The hold a purchase places on a seat: the same for every attempt, so a retried hold finds its own. */
 export const holdIdOf = (purchaseId: string, seatId: string): string => `${purchaseId}:${seatId}`;
 
-/**
- * A hold goes out only this soon after the start of the workflow task that asks for it; later, the hold
- * activity refuses to send it (HOLD_SEND_WINDOW_CLOSED, never a purchase's outcome) and the workflow asks
- * again from a new task. A task lost to its 10 s timeout (a starved worker that keeps running it) so sends
- * nothing after its retry began, and the retry's tombstones, stamped later, cover every send it made.
- * Assumes worker clocks within a few seconds of the server's.
- */
-export const HOLD_SEND_WINDOW_MS = 5_000;
-export const HOLD_SEND_WINDOW_CLOSED = 'HOLD_SEND_WINDOW_CLOSED';
-
 /** Seats tried per look at the cache, and looks, before a best-available purchase gives up (SOLD_OUT). */
 export const BEST_AVAILABLE_TRIES = 8;
 export const BEST_AVAILABLE_ROUNDS = 3;

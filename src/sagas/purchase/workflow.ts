@@ -18,7 +18,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -31,8 +30,6 @@ import {
   cancelPurchaseUpdate,
   CONFIRMATION_WORKFLOW_TYPE,
   confirmationIdOf,
-  HOLD_SEND_WINDOW_CLOSED,
-  HOLD_SEND_WINDOW_MS,
   holdIdOf,
   purchaseStatusQuery,
   TERMINAL_STATES,
@@ -82,9 +79,6 @@ const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
 /** A hold with no answer leaves a tombstone on its seat before the purchase gives up (see holdOrTombstone). */
 const TOMBSTONE_UNANSWERED_HOLDS_PATCH = 'tombstone-unanswered-holds';
 
-/** Holds are sent only within a window from their workflow task's start (see HOLD_SEND_WINDOW_MS). */
-const HOLD_SEND_WINDOW_PATCH = 'hold-send-window';
-
 /** A seat's answers that refuse a hold for good: a best-available purchase tries its next candidate. */
 const REFUSED_HOLD: readonly FailureCode[] = [FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE];
 
@@ -97,38 +91,23 @@ const answered = (err: unknown): boolean => {
 /**
  * Holds a seat. A hold that got no answer after every attempt (timeouts, a server away) may still reach
  * the seat later, when nobody would release it: before the purchase gives up, it leaves a tombstone there
- * (release it if it is there, refuse it should it arrive). With `windowed`, a hold not sent within its
- * task's send window is asked again from a new workflow task (a 1 ms timer ends this one): a task that
- * was lost meanwhile cannot complete that timer, and so stops sending.
+ * (release it if it is there, refuse it should it arrive).
  */
-async function holdOrTombstone(input: PurchaseInput, seatId: string, windowed: boolean): Promise<Hold> {
+async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
-  for (;;) {
-    try {
-      // Workflow time is the task's start: the window is counted from it.
-      const sendBy = windowed ? Date.now() + HOLD_SEND_WINDOW_MS : undefined;
-      return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs, ...(sendBy && { sendBy }) });
-    } catch (err) {
-      if (windowed && windowClosed(err)) {
-        await sleep(1);
-        continue;
-      }
-      if (!isCancellation(err) && !answered(err) && patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH)) {
-        await undo
-          .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
-          .catch((releaseErr: unknown) => {
-            if (isCancellation(releaseErr)) throw releaseErr;
-          });
-      }
-      throw err;
+  try {
+    return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+  } catch (err) {
+    if (!isCancellation(err) && !answered(err) && patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH)) {
+      await undo
+        .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
+        .catch((releaseErr: unknown) => {
+          if (isCancellation(releaseErr)) throw releaseErr;
+        });
     }
+    throw err;
   }
 }
-
-const windowClosed = (err: unknown): boolean => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.type === HOLD_SEND_WINDOW_CLOSED;
-};
 
 /** Maps whatever ended the saga to the contract's failure vocabulary. */
 function toFailure(err: unknown): PurchaseFailure {
@@ -187,15 +166,11 @@ function admissionReporter(input: PurchaseInput): {
  * the changed cache and leave the first hold behind. So the pick is an activity (its result is history
  * before the workflow goes on), not a local one (whose result is history only once its task completes).
  */
-async function reserve(
-  input: PurchaseInput,
-  claiming: () => void,
-  { retriedFirstTask, windowed }: { retriedFirstTask: boolean; windowed: boolean },
-): Promise<Hold> {
+async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstTask: boolean): Promise<Hold> {
   const { eventId, purchaseId } = input;
   if (input.seatId) {
     claiming();
-    return holdOrTombstone(input, input.seatId, windowed);
+    return holdOrTombstone(input, input.seatId);
   }
   const tried: string[] = [];
   for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
@@ -208,7 +183,7 @@ async function reserve(
     for (const [i, seatId] of picked.entries()) {
       tried.push(seatId);
       try {
-        const hold = await holdOrTombstone(input, seatId, windowed);
+        const hold = await holdOrTombstone(input, seatId);
         // Held in the first task: a lost earlier attempt at it may have held a later candidate.
         if (fromInput && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
         return hold;
@@ -268,8 +243,6 @@ const FIRST_TASK_EVENTS = 3;
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   // More events than a first task starts with: an earlier attempt at it was lost.
   const retriedFirstTask = workflowInfo().historyLength > FIRST_TASK_EVENTS;
-  // Asked once, at the start: a run started before the send window keeps sending without one.
-  const windowed = patched(HOLD_SEND_WINDOW_PATCH);
   const { purchaseId, eventId, fanId } = input;
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
@@ -339,7 +312,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
       const hold = await CancellationScope.nonCancellable(() =>
-        reserve(input, () => void queue.use(), { retriedFirstTask, windowed }),
+        reserve(input, () => void queue.use(), retriedFirstTask),
       );
       compensations.push({
         name: 'release',
