@@ -5,9 +5,11 @@
  * off), one plan per fault kind plus combined ones, each `--repeat` times, and a drop without faults for
  * the cost comparison; then writes docs/CHAOS-REPORT.md: fault × invariant, recovery per fault (until
  * seats sold again, until the cache was whole), and what each fault cost (sell-out delay, failed
- * purchases by code, refunds). Every report it reads stays in reports/.
+ * purchases by code, refunds). Every report it reads stays in reports/. `--resume` re-renders the last
+ * drops (docs/chaos-report.json); `--resume --only <plan name,…>` runs those plans' rounds again in
+ * place of their old drops. Each drop records the commit the stack ran.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +53,16 @@ interface Run {
   /** The drop's exit: 0 clean, 1 an audit violation, anything else it did not finish. */
   exit: number | null;
   reportFile?: string;
+  /** The commit the stack ran (`git rev-parse --short HEAD` when the drop ran). */
+  commit?: string;
+}
+
+function headCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function runDrop(args: string[]): Promise<{ exit: number | null; reportFile?: string }> {
@@ -125,17 +137,18 @@ export function renderChaosReport(
     '',
     '## Recovery and cost per fault',
     '',
-    'Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again (– when sold out before it). Cache whole: until the worker had rebuilt the cache after a Redis fault. Sell-out delay: against the median drop without faults' +
+    "Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again (– when sold out before it). Cache whole: until the worker had rebuilt the cache after a Redis fault (every open event of the stack); the drop's event: until that event was rebuilt (the keeper goes newest first). Sell-out delay: against the median drop without faults" +
       (baseline === undefined ? '.' : ` (${baseline} s).`) +
       ' Each run in brackets.',
     '',
-    '| fault | sales again after (s) | cache whole after (s) | sold out after (s) | sell-out delay (s) | purchases | refunds | failed by code | 5xx answers |',
-    '|---|---|---|---|---|---|---|---|---|',
+    "| fault | sales again after (s) | cache whole after (s) | the drop's event whole after (s) | sold out after (s) | sell-out delay (s) | purchases | refunds | failed by code | 5xx answers |",
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...names.map((name) => {
       const of = done.filter((r) => r.name === name).map((r) => r.report!);
       const faults = of.flatMap((r) => r.chaos?.faults ?? []);
       const again = faults.map((f) => f.salesAgainAfterMs).filter((x): x is number => x !== undefined);
       const cache = faults.map((f) => f.cacheWholeAfterMs).filter((x): x is number => x !== undefined);
+      const own = faults.map((f) => f.eventWholeAfterMs).filter((x): x is number => x !== undefined);
       const soldOut = of.map((r) => r.sellOutSeconds ?? undefined);
       // Against the baseline drops' size only (the big drop has none of its own).
       const delay =
@@ -151,16 +164,16 @@ export function renderChaosReport(
           .filter(([code]) => code !== 'SOLD_OUT')
           .map(([code, n]) => `${code} ${n}`)
           .join(', ') || '–';
-      return `| ${name} | ${sec(median(again))} (${again.map((x) => sec(x)).join(' / ') || '–'}) | ${sec(median(cache))} (${cache.map((x) => sec(x)).join(' / ') || '–'}) | ${list(soldOut)} | ${list(delay)} | ${list(of.map((r) => r.latencyMs.purchase.count))} | ${list(of.map(refunds))} | ${of.map(failed).join(' / ')} | ${list(of.map((r) => r.http5xx))} |`;
+      return `| ${name} | ${sec(median(again))} (${again.map((x) => sec(x)).join(' / ') || '–'}) | ${sec(median(cache))} (${cache.map((x) => sec(x)).join(' / ') || '–'}) | ${sec(median(own))} (${own.map((x) => sec(x)).join(' / ') || '–'}) | ${list(soldOut)} | ${list(delay)} | ${list(of.map((r) => r.latencyMs.purchase.count))} | ${list(of.map(refunds))} | ${of.map(failed).join(' / ')} | ${list(of.map((r) => r.http5xx))} |`;
     }),
     '',
     '## The drops',
     '',
-    '| fault | drop | exit | sold | sold out (s) | every fan answered (s) | report |',
-    '|---|---|---:|---:|---:|---:|---|',
+    '| fault | drop | exit | sold | sold out (s) | every fan answered (s) | commit | report |',
+    '|---|---|---:|---:|---:|---:|---|---|',
     ...runs.map(
       (r) =>
-        `| ${r.name} | ${r.report?.eventId ?? '–'} | ${r.exit ?? 'killed'} | ${r.report?.sold ?? '–'} | ${r.report?.sellOutSeconds ?? '–'} | ${r.report?.drainSeconds ?? '–'} | ${r.reportFile ? path.relative(ROOT, r.reportFile) : '–'} |`,
+        `| ${r.name} | ${r.report?.eventId ?? '–'} | ${r.exit ?? 'killed'} | ${r.report?.sold ?? '–'} | ${r.report?.sellOutSeconds ?? '–'} | ${r.report?.drainSeconds ?? '–'} | ${r.commit ?? '–'} | ${r.reportFile ? path.relative(ROOT, r.reportFile) : '–'} |`,
     ),
     '',
     '## Each fault in the metrics',
@@ -193,14 +206,15 @@ async function main(): Promise<number> {
       repeat: { type: 'string', default: '2' },
       only: { type: 'string' },
       big: { type: 'boolean', default: false },
-      // The drops of the last report (docs/chaos-report.json) instead of new rounds; with --big, a new
-      // big drop in place of its old one.
+      // The drops of the last report (docs/chaos-report.json) instead of new rounds; with --only, new
+      // rounds of those plans in place of their old drops; with --big, a new big drop in place of its old one.
       resume: { type: 'boolean', default: false },
     },
   });
   const only = values.only?.split(',').map((s) => s.trim());
   const plans = CHAOS_PLANS.filter((p) => !only || only.includes(p.name));
   const runs: Run[] = [];
+  const replaced = new Set(values.resume ? (only ?? []) : []);
   if (values.resume) {
     const saved = JSON.parse(readFileSync(path.join(ROOT, 'docs', 'chaos-report.json'), 'utf8')) as Run[];
     for (const run of saved) {
@@ -210,7 +224,9 @@ async function main(): Promise<number> {
       runs.push({ ...run, reportFile, report });
     }
   }
-  for (let round = 0; round < (values.resume ? 0 : Number(values.repeat)); round++) {
+  const fresh: Run[] = [];
+  const rounds = values.resume && replaced.size === 0 ? 0 : Number(values.repeat);
+  for (let round = 0; round < rounds; round++) {
     for (const { name, plan } of plans) {
       console.log(`\nchaos-report: ${name}${plan ? ` (${plan})` : ''}, round ${round + 1}/${values.repeat}`);
       const args = [
@@ -224,19 +240,29 @@ async function main(): Promise<number> {
       ];
       args.push('--seed', String(round + 1));
       if (plan) args.push('--chaos', plan);
+      const commit = headCommit();
       const { exit, reportFile } = await runDrop(args);
       const report = reportFile ? (JSON.parse(readFileSync(reportFile, 'utf8')) as DropReport) : undefined;
-      runs.push({ name, plan, exit, report, reportFile });
+      fresh.push({ name, plan, exit, report, reportFile, commit });
     }
   }
+  // New drops of a replaced plan take its old drops' places, in order; the rest follow.
+  for (let i = 0; i < runs.length; i++) {
+    if (!replaced.has(runs[i].name)) continue;
+    const next = fresh.findIndex((r) => r.name === runs[i].name);
+    if (next < 0) runs.splice(i--, 1);
+    else runs[i] = fresh.splice(next, 1)[0];
+  }
+  runs.push(...fresh);
   if (values.big) {
     const { name, plan, fans, seats, window, deadline } = BIG_DROP;
     console.log(`\nchaos-report: ${name} (${plan})`);
     const args = ['--fans', fans, '--seats', seats, '--window', window, '--deadline', deadline];
     args.push('--no-ceiling', '--chaos', plan);
+    const commit = headCommit();
     const { exit, reportFile } = await runDrop(args);
     const report = reportFile ? (JSON.parse(readFileSync(reportFile, 'utf8')) as DropReport) : undefined;
-    runs.push({ name, plan, exit, report, reportFile });
+    runs.push({ name, plan, exit, report, reportFile, commit });
   }
   const markdown = renderChaosReport(runs, {
     fans: Number(values.fans),
@@ -250,10 +276,11 @@ async function main(): Promise<number> {
   );
   // Formatted as the repo's own files are, so a run leaves lint clean.
   const listFile = path.join(ROOT, 'docs', 'chaos-report.json');
-  const list = runs.map(({ name, plan, exit, reportFile }) => ({
+  const list = runs.map(({ name, plan, exit, reportFile, commit }) => ({
     name,
     plan,
     exit,
+    commit,
     reportFile: reportFile && path.relative(ROOT, reportFile),
   }));
   writeFileSync(

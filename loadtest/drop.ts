@@ -184,7 +184,14 @@ async function main(): Promise<number> {
           // The faults count from the crowd's release, as the fans' arrivals do.
           openedAt = Date.now();
           if (chaosPlan.length > 0)
-            chaos = runChaos(chaosPlan, chaosTargets, openedAt, (line) => console.log(`\n  ${line}`));
+            chaos = runChaos(
+              chaosPlan,
+              chaosTargets,
+              openedAt,
+              (line) => console.log(`\n  ${line}`),
+              undefined,
+              options.eventId,
+            );
         },
       });
       const faults = await chaos;

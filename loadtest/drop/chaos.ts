@@ -14,7 +14,7 @@
  *   or a failover. Past the 10 s workflow task timeout, so tasks in flight are lost and retried; past the
  *   10 s a purchase waits for a hold's answer, so holds sent before a stall reach their seats late.
  */
-import { epochKey } from '../../src/cache/keeper';
+import { epochKey, rebuiltKey } from '../../src/cache/keeper';
 import type { RedisClient } from '../../src/cache/redis';
 import type { Knobs } from '../../src/providers/knobs';
 import type { Invariant } from '../../tools/audit/auditor';
@@ -94,6 +94,8 @@ export interface ChaosTargets {
   flushRedis(): Promise<void>;
   /** Whether the cache is whole again (its keeper wrote a new epoch). */
   cacheWhole(): Promise<boolean>;
+  /** Whether one event is whole again (rebuilt since the loss, or the whole cache is). */
+  eventWhole?(eventId: string): Promise<boolean>;
   knobs: Knobs;
 }
 
@@ -110,6 +112,9 @@ export function stackTargets(redis: RedisClient, knobs: Knobs, taskQueue: string
     pause: async (service, paused) => signal(service, paused ? 'SIGSTOP' : 'SIGCONT'),
     flushRedis: async () => void (await redis.flushall()),
     cacheWhole: async () => (await redis.get(epochKey(taskQueue))) !== null,
+    eventWhole: async (eventId) =>
+      (await redis.sismember(rebuiltKey(taskQueue), eventId)) === 1 ||
+      (await redis.get(epochKey(taskQueue))) !== null,
     knobs,
   };
 }
@@ -134,6 +139,8 @@ export interface FaultEvent {
   error?: string;
   /** Redis faults: ms from the fault until the cache was whole again (undefined: not within the watch). */
   cacheWholeAfterMs?: number;
+  /** Redis faults: ms until the drop's own event was whole again (the keeper rebuilds newest first). */
+  eventWholeAfterMs?: number;
 }
 
 /**
@@ -146,6 +153,8 @@ export async function runChaos(
   openedAt: number,
   log: (line: string) => void = () => undefined,
   rhythm: StallRhythm = SLOW_STORE,
+  /** The drop's event, whose own recovery is timed too. */
+  eventId?: string,
 ): Promise<FaultEvent[]> {
   const events: FaultEvent[] = [];
   const since = () => Date.now() - openedAt;
@@ -156,8 +165,16 @@ export async function runChaos(
     // A restarted Redis refuses for a moment, and a new epoch is the keeper's sign it is whole again.
     await new Promise((resolve) => setTimeout(resolve, 200));
     while (since() - event.atMs < CACHE_WATCH_MS) {
+      if (
+        eventId &&
+        targets.eventWhole &&
+        event.eventWholeAfterMs === undefined &&
+        (await targets.eventWhole(eventId).catch(() => false))
+      )
+        event.eventWholeAfterMs = since() - event.atMs;
       if (await targets.cacheWhole().catch(() => false)) {
         event.cacheWholeAfterMs = since() - event.atMs;
+        event.eventWholeAfterMs ??= event.cacheWholeAfterMs;
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -276,7 +293,8 @@ export function chaosFigures(
 
 /**
  * The bound the cache keeps after losing Redis: whole again (a new epoch from its keeper) within this long
- * of the fault. The keeper looks every 2 s and gives an event 60 s to answer before it retries.
+ * of the fault. The keeper looks every 2 s, gives an event 30 s to answer, and keeps what it rebuilt
+ * when it retries.
  */
 export const CACHE_WHOLE_BOUND_MS = 60_000;
 

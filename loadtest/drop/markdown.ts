@@ -213,14 +213,14 @@ function chaosTable(chaos: ChaosFigures | undefined): string[] {
   return [
     `## Chaos: \`${chaos.plan}\``,
     '',
-    '| fault | at (s) | what it did | ended (s) | sales again after (s) | cache whole after (s) |',
-    '|---|---:|---|---:|---:|---:|',
+    "| fault | at (s) | what it did | ended (s) | sales again after (s) | cache whole after (s) | this event's cache whole after (s) |",
+    '|---|---:|---|---:|---:|---:|---:|',
     ...chaos.faults.map(
       (f) =>
-        `| ${f.kind} | ${seconds(f.atMs)} | ${f.error ? `failed: ${f.error}` : f.detail} | ${seconds(f.endMs)} | ${seconds(f.salesAgainAfterMs)} | ${seconds(f.cacheWholeAfterMs)} |`,
+        `| ${f.kind} | ${seconds(f.atMs)} | ${f.error ? `failed: ${f.error}` : f.detail} | ${seconds(f.endMs)} | ${seconds(f.salesAgainAfterMs)} | ${seconds(f.cacheWholeAfterMs)} | ${seconds(f.eventWholeAfterMs)} |`,
     ),
     '',
-    'Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again; – when the drop had sold out before it. Cache whole: until the worker had rebuilt it (a new epoch).',
+    "Sales again: from the fault (an outage: from its end) until the sampled seats sold grew again; – when the drop had sold out before it. Cache whole: until the worker had rebuilt it (a new epoch); this event's: until the keeper had rebuilt this drop's event (it goes newest first).",
     '',
   ];
 }

@@ -59,6 +59,10 @@ async function closedPurchaseStatus(client: Client, workflowId: string): Promise
   }
 }
 
+/** One query's time to answer, and tries: a seat answers in milliseconds when a worker has it. */
+const QUERY_DEADLINE_MS = 5_000;
+const QUERY_ATTEMPTS = 4;
+
 /** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
 export async function rebuildEvent(
   { client, cache, queueCache, purchaseCache, concurrency = 32 }: RebuildDeps,
@@ -82,10 +86,14 @@ export async function rebuildEvent(
     concurrency,
     async (seatId) => {
       try {
-        // A worker just restarted replays each seat to answer, and may time out on the first ask.
+        // Right after a worker was killed, a query may wait on the dead worker's sticky queue until the
+        // server gives up on it: each try gets a few seconds, and the next one reaches a live worker.
         return await withRetries(
-          () => client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
-          { fatal: (err) => err instanceof WorkflowNotFoundError },
+          () =>
+            client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+              client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
+            ),
+          { attempts: QUERY_ATTEMPTS, fatal: (err) => err instanceof WorkflowNotFoundError },
         );
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined; // not provisioned yet
@@ -114,14 +122,24 @@ export async function rebuildEvent(
     await mapLimit(purchases, concurrency, async ({ id, running }) => {
       const status = running ? undefined : await closedPurchaseStatus(client, id);
       await purchaseCache.project(
-        status ?? (await withRetries(() => client.workflow.getHandle(id).query(purchaseStatusQuery))),
+        status ??
+          (await withRetries(
+            () =>
+              client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+                client.workflow.getHandle(id).query(purchaseStatusQuery),
+              ),
+            { attempts: QUERY_ATTEMPTS },
+          )),
       );
     });
   }
   return { seats: found.length };
 }
 
-/** How long a rebuild waits for one event's entities before it leaves that event for the next attempt. */
+/**
+ * How long a rebuild waits for one event's own calls (its definition, the purchase list) before it
+ * leaves that event for the next attempt; each entity query has its own shorter deadline and tries.
+ */
 const EVENT_REBUILD_DEADLINE_MS = 30_000;
 /** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
 const EVENTS_AT_ONCE = 4;
