@@ -17,7 +17,9 @@ import type { RedisClient } from './redis';
  * One hash slot for every key (a Redis Cluster runs the commit script on one node).
  */
 export const epochKey = (taskQueue?: string): string => `td:{cache}:epoch${taskQueue ? `:${taskQueue}` : ''}`;
-const pendingKey = (taskQueue?: string): string => `td:{cache}:rebuilding${taskQueue ? `:${taskQueue}` : ''}`;
+/** The pending mark, which is also the rebuild's lock. */
+export const pendingKey = (taskQueue?: string): string =>
+  `td:{cache}:rebuilding${taskQueue ? `:${taskQueue}` : ''}`;
 /** The events rebuilt since the loss (gone with the loss's data, and deleted when the epoch is written). */
 export const rebuiltKey = (taskQueue?: string): string =>
   `td:{cache}:rebuilt${taskQueue ? `:${taskQueue}` : ''}`;

@@ -63,6 +63,16 @@ async function closedPurchaseStatus(client: Client, workflowId: string): Promise
 const QUERY_DEADLINE_MS = 5_000;
 const QUERY_ATTEMPTS = 4;
 
+/**
+ * Asks one entity, each try with its own short deadline. Right after a worker was killed, a query may wait
+ * on the dead worker's sticky queue until the server gives up on it; the next try reaches a live worker.
+ */
+const askEntity = <T>(client: Client, query: () => Promise<T>): Promise<T> =>
+  withRetries(() => client.withDeadline(Date.now() + QUERY_DEADLINE_MS, query), {
+    attempts: QUERY_ATTEMPTS,
+    fatal: (err) => err instanceof WorkflowNotFoundError,
+  });
+
 /** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
 export async function rebuildEvent(
   { client, cache, queueCache, purchaseCache, concurrency = 32 }: RebuildDeps,
@@ -86,14 +96,8 @@ export async function rebuildEvent(
     concurrency,
     async (seatId) => {
       try {
-        // Right after a worker was killed, a query may wait on the dead worker's sticky queue until the
-        // server gives up on it: each try gets a few seconds, and the next one reaches a live worker.
-        return await withRetries(
-          () =>
-            client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-              client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
-            ),
-          { attempts: QUERY_ATTEMPTS, fatal: (err) => err instanceof WorkflowNotFoundError },
+        return await askEntity(client, () =>
+          client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
         );
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined; // not provisioned yet
@@ -122,14 +126,7 @@ export async function rebuildEvent(
     await mapLimit(purchases, concurrency, async ({ id, running }) => {
       const status = running ? undefined : await closedPurchaseStatus(client, id);
       await purchaseCache.project(
-        status ??
-          (await withRetries(
-            () =>
-              client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-                client.workflow.getHandle(id).query(purchaseStatusQuery),
-              ),
-            { attempts: QUERY_ATTEMPTS },
-          )),
+        status ?? (await askEntity(client, () => client.workflow.getHandle(id).query(purchaseStatusQuery))),
       );
     });
   }

@@ -16,7 +16,7 @@ import {
 import { mapLimit } from '../../src/lib/concurrency';
 import { PurchaseCache } from '../../src/cache/purchase-cache';
 import Redis from 'ioredis';
-import { CacheKeeper, epochKey, rebuiltKey } from '../../src/cache/keeper';
+import { CacheKeeper, epochKey, pendingKey, rebuiltKey } from '../../src/cache/keeper';
 import { SeatCache } from '../../src/cache/seat-cache';
 import {
   adminHeaders,
@@ -212,10 +212,10 @@ describe('read-side cache', () => {
         { taskQueue, log: (l) => lines.push(l) },
       );
       // Another process holds the lock: this look waits (no rebuild, no epoch).
-      await redis.set('td:{cache}:rebuilding:' + taskQueue, 'someone-else', 'PX', 15_000);
+      await redis.set(pendingKey(taskQueue), 'someone-else', 'PX', 15_000);
       expect(await keeper.check()).toBeUndefined();
       expect(await redis.get(epochKey(taskQueue))).toBeNull();
-      await redis.del('td:{cache}:rebuilding:' + taskQueue);
+      await redis.del(pendingKey(taskQueue));
 
       // An earlier attempt rebuilt the older event before it failed: this one rebuilds the rest only.
       await redis.sadd(rebuiltKey(taskQueue), older);
