@@ -1,7 +1,11 @@
 /**
  * The read-side cache: version compare-and-set, convergence to the entities after a burst, and a full
  * rebuild from the entities after Redis loses everything.
+ *
+ * The worker is this file's own, on a task queue of its own: its keeper rebuilds only the events made
+ * here, so what the rebuild tests see does not depend on how many events other files left open.
  */
+import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { rebuildEvent } from '../../src/cache/rebuild';
 import {
@@ -18,6 +22,7 @@ import { PurchaseCache } from '../../src/cache/purchase-cache';
 import Redis from 'ioredis';
 import { CacheKeeper, epochKey, pendingKey, rebuiltKey } from '../../src/cache/keeper';
 import { SeatCache } from '../../src/cache/seat-cache';
+import { startNodeService, type Service } from '../../tools/dev/services';
 import {
   adminHeaders,
   createTestEvent,
@@ -29,11 +34,20 @@ import {
   type Stack,
 } from '../support/stack';
 
+const taskQueue = uniqueId('cache');
 let stack: Stack;
+let worker: Service | undefined;
 beforeAll(async () => {
-  stack = await openStack();
+  stack = await openStack({ taskQueue });
+  worker = await startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
+    env: { ...process.env, TICKETDROP_TASK_QUEUE: taskQueue },
+    logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, 'cache-worker.log'),
+  });
 });
-afterAll(async () => stack.close());
+afterAll(async () => {
+  await worker?.stop();
+  await stack?.close();
+});
 
 async function createEvent(rows: number, seatsPerRow: number): Promise<string> {
   const eventId = uniqueId('cache');
@@ -171,7 +185,7 @@ describe('read-side cache', () => {
     expect(failures).toEqual([{ code: 'PAYMENT_DECLINED', count: 1 }]);
     // The worker's keeper has written its epoch (at its start, or after an earlier test's flush).
     await eventually(
-      async () => (await stack.redis.get(epochKey(stack.config.temporal.taskQueue))) ?? undefined,
+      async () => (await stack.redis.get(epochKey(taskQueue))) ?? undefined,
       60_000,
       'the epoch',
     );
@@ -179,7 +193,7 @@ describe('read-side cache', () => {
     await stack.redis.flushall();
     // No request reads the event: the worker notices the lost epoch and rebuilds from the entities.
     await eventually(
-      async () => (await stack.redis.get(epochKey(stack.config.temporal.taskQueue))) ?? undefined,
+      async () => (await stack.redis.get(epochKey(taskQueue))) ?? undefined,
       60_000,
       'a rebuild',
     );
@@ -204,7 +218,6 @@ describe('read-side cache', () => {
     try {
       await redis.flushdb();
       const cache = new SeatCache(redis);
-      const taskQueue = stack.config.temporal.taskQueue;
       const lines: string[] = [];
       const keeper = new CacheKeeper(
         redis,

@@ -139,8 +139,10 @@ export class EventService {
         );
       }
     }
-    const lifecycle = await handle.query(eventLifecycleQuery);
-    if (!lifecycle.ready) {
+    // A new event is not ready yet: wait through the Update alone, without a Query racing the entity's
+    // first workflow task (one round trip and one query task fewer per event created).
+    const ready = created ? false : (await handle.query(eventLifecycleQuery)).ready;
+    if (!ready) {
       await this.client.withDeadline(Date.now() + PROVISION_DEADLINE_MS, () =>
         handle.executeUpdate(awaitEventReadyUpdate),
       );
