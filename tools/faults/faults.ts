@@ -3,6 +3,7 @@
  * Updates they send by a client interceptor, that only a worker started for tests registers
  * (`tools/faults/worker.ts`). The product's worker and activities know nothing of them.
  */
+import { spawn } from 'node:child_process';
 import type { Context } from '@temporalio/activity';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type {
@@ -29,6 +30,12 @@ export interface Faults {
    */
   crashAfterHold: boolean;
   /**
+   * After the first hold it sends, this process stops (SIGSTOP) for this many ms, past its workflow
+   * task's timeout, and goes on where it stopped: a worker starved of CPU, or paused by its host. From the
+   * process's environment only, like `crashAfterHold`.
+   */
+  stallAfterHoldMs?: number;
+  /**
    * The first send of each hold on this seat is delivered late: the send fails at once (no answer, as a
    * timed-out call), and its Update reaches the seat `delayMs` later, exactly as it was sent (its deadline
    * and send time: a request held up in the network). The purchase's retry meanwhile gets the seat's
@@ -40,6 +47,8 @@ export interface Faults {
 const FaultsEnv = Type.Object({
   TICKETDROP_FAULT_SEAT_ANSWER_LOSS: EnvVar.flag(),
   TICKETDROP_FAULT_CRASH_AFTER_HOLD: EnvVar.flag(),
+  /** 0: no stall. */
+  TICKETDROP_FAULT_STALL_AFTER_HOLD_MS: EnvVar.integer(0, 0, 600_000),
 });
 
 export function faultsFromEnv(env: Env = process.env): Faults {
@@ -47,6 +56,9 @@ export function faultsFromEnv(env: Env = process.env): Faults {
   return {
     seatAnswerLoss: e.TICKETDROP_FAULT_SEAT_ANSWER_LOSS,
     crashAfterHold: e.TICKETDROP_FAULT_CRASH_AFTER_HOLD,
+    ...(e.TICKETDROP_FAULT_STALL_AFTER_HOLD_MS > 0 && {
+      stallAfterHoldMs: e.TICKETDROP_FAULT_STALL_AFTER_HOLD_MS,
+    }),
   };
 }
 
@@ -60,12 +72,25 @@ export class FaultSwitch extends SharedSetting<Faults> {
   }
 
   override current(now = Date.now()): Faults {
-    return { ...super.current(now), crashAfterHold: this.own.crashAfterHold };
+    const { crashAfterHold, stallAfterHoldMs } = this.own;
+    return { ...super.current(now), crashAfterHold, stallAfterHoldMs };
   }
 }
 
 /** The activity whose answer carries a seat hold: the faults strike right after it lands. */
 const HOLD_ACTIVITY = 'reserveSeat';
+
+/** The process stalls once (Faults.stallAfterHoldMs). */
+let stalledOnce = false;
+
+/** Stops this process for `ms`: a detached shell wakes it up, since a stopped process cannot. */
+function stallSelf(ms: number): void {
+  spawn('sh', ['-c', `sleep ${ms / 1000}; kill -CONT ${process.pid}`], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
+  process.kill(process.pid, 'SIGSTOP');
+}
 
 class SeatHoldFaults implements ActivityInboundCallsInterceptor {
   constructor(
@@ -82,6 +107,10 @@ class SeatHoldFaults implements ActivityInboundCallsInterceptor {
     if (activityType !== HOLD_ACTIVITY) return result;
     const faults = this.faults.current();
     if (faults.crashAfterHold) process.kill(process.pid, 'SIGKILL');
+    if (faults.stallAfterHoldMs && !stalledOnce) {
+      stalledOnce = true;
+      stallSelf(faults.stallAfterHoldMs);
+    }
     if (faults.seatAnswerLoss && attempt === 1) {
       const { seatId, holdId } = result as { seatId: string; holdId: string };
       throw new Error(`fault injected: the answer of seat ${seatId} to hold ${holdId} was lost`);

@@ -120,6 +120,13 @@ export interface PurchaseInput {
    */
   admission?: { position: number; claimed?: boolean };
   requestDigest?: string;
+  /**
+   * Started by code whose late-hold guards never ask a patch after a local activity's answer (a replay
+   * may see that answer one workflow task earlier than the run did): an unanswered hold always leaves a
+   * tombstone, and whether a retried first task releases its other candidates is decided in the run's
+   * first activation. Runs started before the field existed keep their patches where they asked them.
+   */
+  holdGuards?: true;
 }
 
 /**

@@ -79,6 +79,14 @@ const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
 /** A hold with no answer leaves a tombstone on its seat before the purchase gives up (see holdOrTombstone). */
 const TOMBSTONE_UNANSWERED_HOLDS_PATCH = 'tombstone-unanswered-holds';
 
+/**
+ * Runs started with `holdGuards` decide whether a retried first task releases its other candidates here,
+ * in the run's first activation. Older runs ask RELEASE_LOST_HOLDS_PATCH (and TOMBSTONE_UNANSWERED_HOLDS_PATCH)
+ * right after a hold's local activity answered; a replay can see that answer one workflow task earlier
+ * than the run did (a lost first task whose hold answered into its retry), where `patched()` is false.
+ */
+const RELEASE_LOST_HOLDS_AT_START_PATCH = 'release-lost-holds-at-start';
+
 /** A seat's answers that refuse a hold for good: a best-available purchase tries its next candidate. */
 const REFUSED_HOLD: readonly FailureCode[] = [FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE];
 
@@ -98,7 +106,8 @@ async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Ho
   try {
     return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
   } catch (err) {
-    if (!isCancellation(err) && !answered(err) && patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH)) {
+    const tombstone = () => input.holdGuards === true || patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH);
+    if (!isCancellation(err) && !answered(err) && tombstone()) {
       await undo
         .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
         .catch((releaseErr: unknown) => {
@@ -166,7 +175,11 @@ function admissionReporter(input: PurchaseInput): {
  * the changed cache and leave the first hold behind. So the pick is an activity (its result is history
  * before the workflow goes on), not a local one (whose result is history only once its task completes).
  */
-async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstTask: boolean): Promise<Hold> {
+async function reserve(
+  input: PurchaseInput,
+  claiming: () => void,
+  releaseLost: (after: string[]) => boolean,
+): Promise<Hold> {
   const { eventId, purchaseId } = input;
   if (input.seatId) {
     claiming();
@@ -185,7 +198,8 @@ async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstT
       try {
         const hold = await holdOrTombstone(input, seatId);
         // Held in the first task: a lost earlier attempt at it may have held a later candidate.
-        if (fromInput && retriedFirstTask) await releaseLostHolds(input, picked.slice(i + 1));
+        const after = picked.slice(i + 1);
+        if (fromInput && releaseLost(after)) await releaseLostHolds(input, after);
         return hold;
       } catch (err) {
         if (isCancellation(err) || !REFUSED_HOLD.includes(toFailure(err).code)) throw err;
@@ -201,14 +215,14 @@ async function reserve(input: PurchaseInput, claiming: () => void, retriedFirstT
 
 /**
  * A first workflow task lost after it had sent holds (a worker killed, or starved past the task's timeout)
- * takes its local activities' answers with it. Its retry holds the API's candidates again in order, and
+ * takes its local activities' answers with it (unless the run goes on in the worker's cache, answers and
+ * all). A retry that runs it from the start holds the API's candidates again in order, and
  * finds its own hold where it gets that far (same hold id); but a candidate that was taken the first time
  * may be free now, and the retry then stops short of a seat the lost task held. So a retried first task
  * releases its hold on every candidate after the one it held, as a tombstone: a seat it does not hold
  * remembers the release, and refuses the lost attempt's hold should it still be on its way.
  */
 async function releaseLostHolds(input: PurchaseInput, after: string[]): Promise<void> {
-  if (after.length === 0 || !patched(RELEASE_LOST_HOLDS_PATCH)) return;
   const { eventId, purchaseId } = input;
   await Promise.all(
     after.map((seatId) =>
@@ -243,6 +257,13 @@ const FIRST_TASK_EVENTS = 3;
 export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   // More events than a first task starts with: an earlier attempt at it was lost.
   const retriedFirstTask = workflowInfo().historyLength > FIRST_TASK_EVENTS;
+  // A run that goes on in the worker's cache after its first task was lost saw a first task of 3 events;
+  // its replay sees the retried one. The patch marker records what the run decided.
+  const releaseLostAtStart =
+    input.holdGuards === true && retriedFirstTask && patched(RELEASE_LOST_HOLDS_AT_START_PATCH);
+  const releaseLost = (after: string[]): boolean =>
+    after.length > 0 &&
+    (input.holdGuards === true ? releaseLostAtStart : retriedFirstTask && patched(RELEASE_LOST_HOLDS_PATCH));
   const { purchaseId, eventId, fanId } = input;
   const status: PurchaseStatus = { purchaseId, eventId, fanId, state: 'reserving', version: 1 };
   if (input.seatId) status.seatId = input.seatId;
@@ -312,7 +333,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
       const hold = await CancellationScope.nonCancellable(() =>
-        reserve(input, () => void queue.use(), retriedFirstTask),
+        reserve(input, () => void queue.use(), releaseLost),
       );
       compensations.push({
         name: 'release',

@@ -185,6 +185,7 @@ export class PurchaseService {
         initialIntervalMs: this.config.notifyInitialIntervalMs,
       },
       requestDigest,
+      holdGuards: true,
     };
     if (admission) input.admission = { position: admission.position, claimed: true };
     if (!body.seatId) {
