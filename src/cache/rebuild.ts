@@ -10,12 +10,8 @@ import {
   type Client,
 } from '@temporalio/client';
 import { mapLimit, withRetries } from '../lib/concurrency';
-import {
-  EVENT_WORKFLOW_TYPE,
-  eventDefinitionQuery,
-  eventLifecycleQuery,
-  eventWorkflowId,
-} from '../entities/event/contract';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { EVENT_WORKFLOW_TYPE, eventWorkflowId, type EventEntityInput } from '../entities/event/contract';
 import { queueSnapshotQuery, queueWorkflowId } from '../entities/queue/contract';
 import {
   EVENT_ID_SEARCH_ATTRIBUTE,
@@ -73,24 +69,49 @@ const askEntity = <T>(client: Client, query: () => Promise<T>): Promise<T> =>
     fatal: (err) => err instanceof WorkflowNotFoundError,
   });
 
-/** Rebuilds one event; `undefined` when no such event exists (or its seats are still being created). */
+/** A history read's answer for a workflow that does not exist (the SDK passes the gRPC error on). */
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * An event's definition and whether it is closed, from its entity's history: the definition is the run's
+ * input, and the event is closed once the run has ended. The server answers without a worker, so an
+ * event entity that is slow to answer a Query (its worker busy, or the SDK's worker wedged on its run)
+ * holds nothing back.
+ */
+async function eventRecord(
+  client: Client,
+  eventId: string,
+): Promise<{ definition: EventEntityInput['definition']; closed: boolean } | undefined> {
+  let events;
+  try {
+    ({ events } = await client.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory());
+  } catch (err) {
+    if ((err as { code?: number }).code === GRPC_NOT_FOUND) return undefined; // no such event
+    throw err;
+  }
+  const started = events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (!started) return undefined;
+  const input = await decodeFromPayloadsAtIndex<EventEntityInput>(
+    client.options.loadedDataConverter,
+    0,
+    started.input?.payloads,
+  );
+  const last = events!.at(-1)!;
+  const closed = Boolean(last.workflowExecutionCompletedEventAttributes);
+  return { definition: input.definition, closed };
+}
+
+/**
+ * Rebuilds one event; `undefined` when no such event exists (or its seats are still being created: the
+ * event is whole once every seat entity answers).
+ */
 export async function rebuildEvent(
   { client, cache, queueCache, purchaseCache, concurrency = 32 }: RebuildDeps,
   eventId: string,
 ): Promise<{ seats: number } | undefined> {
-  const handle = client.workflow.getHandle(eventWorkflowId(eventId));
-  let definition;
-  let lifecycle;
-  try {
-    [definition, lifecycle] = await Promise.all([
-      handle.query(eventDefinitionQuery),
-      handle.query(eventLifecycleQuery),
-    ]);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-  if (!lifecycle.ready) return undefined;
+  const record = await eventRecord(client, eventId);
+  if (!record) return undefined;
+  const { definition, closed } = record;
   const views = await mapLimit(
     seatIds(definition.rows, definition.seatsPerRow),
     concurrency,
@@ -106,9 +127,10 @@ export async function rebuildEvent(
     },
   );
   const found = views.filter((v): v is SeatView => v !== undefined);
+  if (found.length < views.length) return undefined; // still being provisioned
   await cache.projectSeats(eventId, found);
   await cache.recount(eventId);
-  await cache.putEvent({ definition, closed: lifecycle.closed });
+  await cache.putEvent({ definition, closed });
   if (queueCache && definition.admission === 'queue') {
     try {
       await queueCache.project(
