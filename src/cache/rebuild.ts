@@ -10,6 +10,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { mapLimit, withRetries } from '../lib/concurrency';
+import { isNotFound } from '../observe/visibility';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { EVENT_WORKFLOW_TYPE, eventWorkflowId, type EventEntityInput } from '../entities/event/contract';
 import { queueSnapshotQuery, queueWorkflowId } from '../entities/queue/contract';
@@ -69,9 +70,6 @@ const askEntity = <T>(client: Client, query: () => Promise<T>): Promise<T> =>
     fatal: (err) => err instanceof WorkflowNotFoundError,
   });
 
-/** A history read's answer for a workflow that does not exist (the SDK passes the gRPC error on). */
-const GRPC_NOT_FOUND = 5;
-
 /**
  * An event's definition and whether it is closed, from its entity's history: the definition is the run's
  * input, and the event is closed once the run has ended. The server answers without a worker, so an
@@ -86,7 +84,7 @@ async function eventRecord(
   try {
     ({ events } = await client.workflow.getHandle(eventWorkflowId(eventId)).fetchHistory());
   } catch (err) {
-    if ((err as { code?: number }).code === GRPC_NOT_FOUND) return undefined; // no such event
+    if (isNotFound(err)) return undefined; // no such event
     throw err;
   }
   const started = events?.[0]?.workflowExecutionStartedEventAttributes;

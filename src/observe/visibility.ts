@@ -18,11 +18,15 @@ export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const NOT_FOUND = 5; // gRPC status NOT_FOUND
 const UNAVAILABLE = 14;
 
+/** No such workflow: the SDK's error, or the gRPC status a raw history read passes on. */
+export const isNotFound = (err: unknown): boolean =>
+  err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === NOT_FOUND;
+
 /** Turns the SDK's errors into one-line InspectErrors (other errors pass through). */
 export function explain(err: unknown, workflowId?: string): unknown {
   if (err instanceof InspectError) return err;
   const code = (err as { code?: number })?.code;
-  if (err instanceof WorkflowNotFoundError || code === NOT_FOUND) {
+  if (isNotFound(err)) {
     return new InspectError(`workflow not found: ${workflowId ?? '(unknown id)'}`);
   }
   if (

@@ -106,8 +106,8 @@ async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Ho
   try {
     return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
   } catch (err) {
-    const tombstone = () => input.holdGuards === true || patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH);
-    if (!isCancellation(err) && !answered(err) && tombstone()) {
+    const unanswered = !isCancellation(err) && !answered(err);
+    if (unanswered && (input.holdGuards === true || patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH))) {
       await undo
         .releaseSeat({ eventId, seatId, holdId: holdIdOf(purchaseId, seatId), tombstone: true })
         .catch((releaseErr: unknown) => {
