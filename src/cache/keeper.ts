@@ -76,6 +76,9 @@ export interface RebuildOutcome {
   reason: 'start' | 'lost';
 }
 
+/** A rebuild that left some events for the next look, having rebuilt others. */
+class PartialRebuild extends Error {}
+
 export class CacheKeeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RebuildOutcome | undefined> | undefined;
@@ -126,8 +129,10 @@ export class CacheKeeper {
         return outcome;
       })
       .catch((err: unknown) => {
-        // Temporal or Redis away: look again later, backing off so a long outage is not hammered.
-        this.failures += 1;
+        // Temporal or Redis away: look again later, backing off so a long outage is not hammered. An
+        // attempt that rebuilt some events is no outage (a worker still warming up its entities): the
+        // next look comes at the usual interval.
+        this.failures = err instanceof PartialRebuild ? 0 : this.failures + 1;
         const waitMs = Math.min(MAX_RETRY_MS, this.intervalMs * 2 ** this.failures);
         this.retryAt = Date.now() + waitMs;
         this.log(`cache check failed (${(err as Error).message}); next look in ${waitMs} ms`);
@@ -178,7 +183,8 @@ export class CacheKeeper {
       // Not whole yet: no epoch. The pending mark goes, and the next look (backing off) rebuilds the rest.
       await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       const names = failed.slice(0, 5).map((f) => `${f.eventId} (${f.error})`);
-      throw new Error(
+      const Failed = events > 0 ? PartialRebuild : Error;
+      throw new Failed(
         `${failed.length} events did not answer in time (${events} rebuilt, kept for the next look): ${names.join(', ')}`,
       );
     }
