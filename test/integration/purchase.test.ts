@@ -109,6 +109,36 @@ describe('purchase saga', () => {
     expect(await stack.redis.hlen(`td:{${eventId}}:seats`)).toBe(5);
   });
 
+  it('every free seat held by other purchases: a best-available fan waits for one to end, not SOLD_OUT', async () => {
+    const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 2 });
+    for (const seatId of ['A1', 'A2']) {
+      await stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId)).executeUpdate(holdSeatUpdate, {
+        args: [{ holdId: `other-${seatId}`, purchaseId: 'other', ttlMs: 60_000 }],
+      });
+    }
+    await eventually(async () => ((await stack.cache.getCounts(eventId)).held === 2 ? true : undefined));
+    const waiting = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+    expect(waiting.statusCode).toBe(202);
+    // Both holds are there for 2 s: the purchase is still reserving, not failed.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await purchaseStatus(stack, waiting)).toMatchObject({ state: 'reserving' });
+
+    // The other purchase gives A2 back (its payment failed): the waiting fan buys it.
+    await stack.client.workflow
+      .getHandle(seatWorkflowId(eventId, 'A2'))
+      .executeUpdate(releaseSeatUpdate, { args: [{ holdId: 'other-A2' }] });
+    expect(await finalStatus(stack, waiting)).toMatchObject({ state: 'completed', seatId: 'A2' });
+
+    // A1 comes back too, to the next waiting fan; then no seat is left and a late fan hears SOLD_OUT at once.
+    const buyer = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+    await stack.client.workflow
+      .getHandle(seatWorkflowId(eventId, 'A1'))
+      .executeUpdate(releaseSeatUpdate, { args: [{ holdId: 'other-A1' }] });
+    expect(await finalStatus(stack, buyer)).toMatchObject({ state: 'completed', seatId: 'A1' });
+    const late = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+    expect(late.statusCode).toBe(409);
+  });
+
   it('dashed ids never share a purchase: event a with fan b-c and event a-b with fan c buy apart', async () => {
     const a = await createTestEvent(stack, { eventId: uniqueId('dash') });
     const ab = await createTestEvent(stack, { eventId: `${a}-b` });

@@ -5,12 +5,21 @@
  * replays with today's code: seen in a `slow-store` chaos drop, where such a purchase could not be
  * replayed (test/fixtures/nondeterminism/README.md). Whether the retry runs the workflow from the start
  * or goes on in the worker's cache, and which task the hold's answer lands in, is the worker's timing:
- * the outcomes and the replay must hold in every case. A worker and task queue of its own.
+ * the outcomes and the replay must hold in every case. A worker and task queue of its own, a fresh
+ * worker per test (it stalls once).
  */
 import path from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
-import { seatIds, seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
+import { bestAvailable } from '../../src/cache/best-available';
+import {
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  seatIds,
+  seatStateQuery,
+  seatWorkflowId,
+  type SeatView,
+} from '../../src/entities/seat/contract';
 import type { ProviderStore } from '../../src/providers/store';
 import { startNodeService, type Service } from '../../tools/dev/services';
 import {
@@ -28,12 +37,15 @@ const { EventType } = proto.api.enums.v1;
 const STALL_MS = 14_000; // past the 10 s workflow task timeout
 const taskQueue = uniqueId('stall');
 let stack: Stack;
-let worker: Service;
+let worker: Service | undefined;
 let store: ProviderStore;
 
 beforeAll(async () => {
   stack = await openStack({ taskQueue });
   store = openProviderStore();
+});
+
+beforeEach(async () => {
   worker = await startNodeService('stall-worker', 'tools/faults/worker.ts', /worker ready/, {
     env: {
       ...process.env,
@@ -44,12 +56,24 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   if (worker?.child.pid) process.kill(worker.child.pid, 'SIGCONT'); // never leave it stopped
   await worker?.stop();
+  worker = undefined;
+});
+
+afterAll(async () => {
   store?.close();
   await stack?.close();
 });
+
+const replays = async (workflowId: string, events: proto.api.history.v1.IHistoryEvent[]) => {
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  await Worker.runReplayHistory({ workflowBundle }, { events }, workflowId);
+};
 
 it('a first task lost while the worker stalled after its hold: one seat, one charge, no hold left, replays', async () => {
   const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 4 });
@@ -76,9 +100,60 @@ it('a first task lost while the worker stalled after its hold: one seat, one cha
   expect(views.filter((v) => v.status === 'sold').map((v) => v.seatId)).toEqual([done.seatId]);
   expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
 
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: new DefaultLogger('WARN'),
-  });
-  await Worker.runReplayHistory({ workflowBundle }, { events }, started.purchaseId);
+  await replays(started.purchaseId, events);
+}, 180_000);
+
+it('a later task lost after its hold, whose retry held an earlier candidate: that later one is released', async () => {
+  const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 3 });
+  const seat = (seatId: string) => stack.client.workflow.getHandle(seatWorkflowId(eventId, seatId));
+  // Another purchase's hold; `quiet`: the cache is not told (a projection still on its way).
+  const hold = (seatId: string, holdId: string, quiet = false) =>
+    seat(seatId).executeUpdate(holdSeatUpdate, {
+      args: [{ holdId, purchaseId: 'other', ttlMs: 120_000, ...(quiet && { callerProjects: true }) }],
+    });
+  const release = (seatId: string, holdId: string, quiet = false) =>
+    seat(seatId).executeUpdate(releaseSeatUpdate, {
+      args: [{ holdId, ...(quiet && { callerProjects: true }) }],
+    });
+
+  // Others hold every seat; the cache knows of two, so the API offers the fan A1 only, which is refused.
+  await hold('A2', 'other-A2');
+  await hold('A3', 'other-A3');
+  await hold('A1', 'other-A1', true);
+  await eventually(async () => ((await stack.cache.getCounts(eventId)).held === 2 ? true : undefined));
+  const started = await startPurchase(stack, eventId, { fanId: uniqueId('fan') });
+  expect(started.statusCode).toBe(202);
+  // The refusal told the cache A1 is held: the purchase's next pick waits for a seat to come back.
+  await eventually(async () => ((await stack.cache.getCounts(eventId)).held === 3 ? true : undefined));
+
+  // A2 and A3 come back on the cache's map, but the one this purchase tries first is taken again at
+  // once: its first hold is refused, the second one is held, and the worker stalls in that task.
+  const views = new Map<string, SeatView>(
+    ['A2', 'A3'].map((seatId) => [seatId, { seatId, status: 'available', version: 0 }]),
+  );
+  const [first, second] = bestAvailable(undefined, views, started.purchaseId);
+  const firstFreed = await release(first!, `other-${first}`, true);
+  await hold(first!, 'other-again', true);
+  const secondFreed = await release(second!, `other-${second}`, true);
+  await stack.cache.projectSeats(eventId, [firstFreed, secondFreed]);
+  await eventually(async () =>
+    (await seat(second!).query(seatStateQuery)).status === 'held' ? true : undefined,
+  );
+
+  // While the worker stands still, the first candidate comes free: the retried task holds it instead.
+  await release(first!, 'other-again');
+  const done = await finalStatus(stack, started, 120_000);
+  expect(done).toMatchObject({ state: 'completed', seatId: first });
+  const events = (await stack.client.workflow.getHandle(started.purchaseId).fetchHistory()).events ?? [];
+  expect(events.map((e) => e.eventType)).toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
+
+  // The lost task's hold on the second candidate does not outlive the purchase.
+  await eventually(
+    async () => ((await seat(second!).query(seatStateQuery)).status === 'available' ? true : undefined),
+    30_000,
+  );
+  expect((await seat(first!).query(seatStateQuery)).status).toBe('sold');
+  expect((await seat('A1').query(seatStateQuery)).status).toBe('held');
+  expect(store.chargesFor(started.purchaseId)).toHaveLength(1);
+  await replays(started.purchaseId, events);
 }, 180_000);

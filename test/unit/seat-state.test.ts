@@ -1,5 +1,5 @@
 import { RECENT_OUTCOMES, RECENT_TRANSITIONS, SeatState } from '../../src/entities/seat/state';
-import { rowLabel, seatExists, seatIds } from '../../src/entities/seat/contract';
+import { refusingSeat, rowLabel, seatExists, seatIds } from '../../src/entities/seat/contract';
 
 const T0 = 1_700_000_000_000;
 const hold = (holdId: string, ttlMs = 1_000) => ({ holdId, purchaseId: `p-${holdId}`, ttlMs });
@@ -23,12 +23,23 @@ describe('seat state machine', () => {
     expect(seat.sale).toEqual({ holdId: 'h1', purchaseId: 'p-h1', ticketId: 't1' });
   });
 
-  it('rejects a second claim while held or sold with SEAT_TAKEN', () => {
+  it('rejects a second claim while held or sold with SEAT_TAKEN, telling which with its view', () => {
     const seat = new SeatState('A1');
     seat.hold(hold('h1'), T0);
-    expect(seat.checkHold(hold('h2'), T0 + 1)?.code).toBe('SEAT_TAKEN');
+    const held = seat.checkHold(hold('h2'), T0 + 1);
+    expect(held?.code).toBe('SEAT_TAKEN');
+    expect(refusingSeat([held?.details])).toEqual({
+      seatId: 'A1',
+      status: 'held',
+      version: 1,
+      holdExpiresAt: T0 + 1_000,
+    });
     seat.confirm({ holdId: 'h1', ticketId: 't1' }, T0);
-    expect(seat.checkHold(hold('h2'), T0 + 5_000)?.code).toBe('SEAT_TAKEN');
+    const sold = seat.checkHold(hold('h2'), T0 + 5_000);
+    expect(sold?.code).toBe('SEAT_TAKEN');
+    expect(refusingSeat([sold?.details])).toEqual({ seatId: 'A1', status: 'sold', version: 2 });
+    expect(refusingSeat(undefined)).toBeUndefined();
+    expect(refusingSeat([{ usedAt: 1 }])).toBeUndefined();
   });
 
   it('treats a lapsed hold as free even before the timer ends it', () => {

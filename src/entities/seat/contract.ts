@@ -96,6 +96,15 @@ export interface ReleaseSeatInput extends CallerProjects {
   sentAt?: number;
 }
 
+/**
+ * The seat's view a refused hold carries as its failure's details (SEAT_TAKEN: sold, or held by another
+ * purchase), if it carries one (seats before the rule sent none).
+ */
+export function refusingSeat(details: readonly unknown[] | null | undefined): SeatView | undefined {
+  const seat = (details?.[0] as { seat?: SeatView } | null | undefined)?.seat;
+  return seat && typeof seat.seatId === 'string' && typeof seat.status === 'string' ? seat : undefined;
+}
+
 /** The Update id of a tombstone: its own per send, so a later release of the same hold is not taken for it. */
 export const tombstoneUpdateId = (holdId: string, sentAt: number): string => `tombstone:${holdId}:${sentAt}`;
 

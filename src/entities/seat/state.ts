@@ -118,9 +118,14 @@ export class SeatState {
       );
     }
     if (this.s.closed) return fail(FailureCode.EVENT_CLOSED, `seat ${this.seatId}: the event is closed`);
-    if (this.s.status === 'sold') return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is sold`);
+    // The seat's view travels with the refusal: the sender learns whether to try it again later (held) or
+    // never (sold), and puts it into the cache, whose copy was stale when it offered the seat.
+    if (this.s.status === 'sold')
+      return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is sold`, { seat: this.view() });
     if (this.s.status === 'held' && !this.holdLapsed(now)) {
-      return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is held by another purchase`);
+      return fail(FailureCode.SEAT_TAKEN, `seat ${this.seatId} is held by another purchase`, {
+        seat: this.view(),
+      });
     }
     return undefined;
   }

@@ -14,6 +14,7 @@ import type { SeatCache } from '../../cache/seat-cache';
 import {
   confirmSeatUpdate,
   holdSeatUpdate,
+  refusingSeat,
   releaseSeatUpdate,
   seatWorkflowId,
   type CallerProjects,
@@ -48,6 +49,8 @@ const SEAT_UPDATE_DEADLINE_MS = 10_000;
 /** A seat's answers that refuse a hold: the purchase moves on to another seat. */
 const REFUSED_HOLD = new Set<string>([FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE]);
 const CHARGE_HEARTBEAT_MS = 200;
+/** How often a pick that found every seat sold or held looks at the cache again. */
+const HELD_RECHECK_MS = 250;
 /** How long a purchase end waits for others to share its signal to the waiting room. */
 const FINISHED_LINGER_MS = 10;
 
@@ -80,8 +83,8 @@ export interface Hold {
   holdExpiresAt: number;
 }
 
-const nonRetryable = (type: FailureCode, message: string) =>
-  ApplicationFailure.create({ type, message, nonRetryable: true });
+const nonRetryable = (type: FailureCode, message: string, details?: unknown[]) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true, ...(details && { details }) });
 
 /**
  * Sends one Update to a seat entity and projects the answer into the read-side cache (the entity then
@@ -112,7 +115,10 @@ async function seatUpdate<Arg extends CallerProjects>(
       err.cause instanceof ApplicationFailure &&
       isFailureCode(err.cause.type)
     ) {
-      throw nonRetryable(err.cause.type, err.cause.message);
+      // A refused hold's seat view corrects the cache that offered the seat (a stale write loses).
+      const seat = refusingSeat(err.cause.details);
+      if (seat) await seatCache.projectSeat(eventId, seat).catch(() => undefined);
+      throw nonRetryable(err.cause.type, err.cause.message, seat && [{ seat }]);
     }
     if (err instanceof WorkflowNotFoundError) {
       // Also raised when the run closed under the update (continue-as-new): only a finished seat is final.
@@ -199,10 +205,38 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
      * best few shuffled per purchase so concurrent buyers spread out. The workflow records the answer and
      * holds the candidates one by one, so a retried hold always goes to the seat it was meant for.
      */
-    async pickSeats(input: { eventId: string; purchaseId: string; exclude: string[] }): Promise<string[]> {
-      const picked = await candidates(input.eventId, input.purchaseId, new Set(input.exclude));
-      if (picked.length === 0) throw soldOut(input.eventId, input.exclude.length);
-      return picked;
+    async pickSeats(input: {
+      eventId: string;
+      purchaseId: string;
+      exclude: string[];
+      /**
+       * Epoch ms until which a pick that finds no free seat waits while other purchases hold seats (their
+       * holds end in a sale or back on sale); SOLD_OUT once none is held or the time is up. Absent: at once.
+       */
+      waitUntil?: number;
+    }): Promise<string[]> {
+      const { eventId, purchaseId, waitUntil } = input;
+      const exclude = new Set(input.exclude);
+      for (;;) {
+        const picked = await candidates(eventId, purchaseId, exclude);
+        if (picked.length > 0) return picked;
+        if (waitUntil === undefined) throw soldOut(eventId, exclude.size);
+        // Every seat is sold, held, or one this purchase can never hold: wait for the counters to move.
+        const seen = await seatCache.getCounts(eventId);
+        let now = seen;
+        while (now.held > 0 && now.held === seen.held && now.available === seen.available) {
+          if (Date.now() >= waitUntil) {
+            throw nonRetryable(
+              FailureCode.SOLD_OUT,
+              `no seat free: ${now.held} held by other purchases, none back on sale in time`,
+            );
+          }
+          Context.current().heartbeat();
+          await Context.current().sleep(Math.min(HELD_RECHECK_MS, Math.max(1, waitUntil - Date.now())));
+          now = await seatCache.getCounts(eventId);
+        }
+        if (now.held === 0 && now.available === seen.available) throw soldOut(eventId, exclude.size);
+      }
     },
 
     /**
@@ -256,6 +290,29 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       }
       metrics.releases.add(1, { kind: 'release' });
       await seatUpdate(deps, eventId, seatId, releaseSeatUpdate, { holdId }, `release:${holdId}`);
+    },
+
+    /**
+     * Releases, as tombstones, the candidates a lost workflow task of this purchase may have held: its
+     * local activities' answers went with it, and its retry may have held an earlier candidate that was
+     * taken the first time. Only when the run's history shows a lost task (timed out or failed); returns
+     * the seats released.
+     */
+    async releaseAfterLostTasks(input: {
+      eventId: string;
+      purchaseId: string;
+      seats: string[];
+      run: { workflowId: string; runId: string };
+    }): Promise<string[]> {
+      const { workflowId, runId } = input.run;
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const lost = (history.events ?? []).some(
+        (e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes,
+      );
+      if (!lost) return [];
+      const { eventId, purchaseId, seats } = input;
+      await Promise.all(seats.map((seatId) => tombstone(eventId, seatId, holdIdOf(purchaseId, seatId))));
+      return seats;
     },
 
     async confirmSeat(input: {

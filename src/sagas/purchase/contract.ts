@@ -42,6 +42,19 @@ export const holdIdOf = (purchaseId: string, seatId: string): string => `${purch
 export const BEST_AVAILABLE_TRIES = 8;
 export const BEST_AVAILABLE_ROUNDS = 3;
 /**
+ * Looks at the cache for purchases started with `waitForHeldSeats`: each look excludes only the seats the
+ * purchase can never hold, so a seat refused as held is tried again once it is back on sale.
+ */
+export const BEST_AVAILABLE_ROUNDS_WAITING = 6;
+/**
+ * How long a best-available pick waits while every free seat is gone but others are held: a hold ends in
+ * a sale or back on sale within a purchase's two payment attempts and a few steps (the slack), at the
+ * latest at its TTL.
+ */
+export const heldSeatWaitMs = (input: Pick<PurchaseInput, 'holdTtlMs' | 'paymentTimeoutMs'>): number =>
+  Math.min(input.holdTtlMs, 2 * input.paymentTimeoutMs + HELD_SEAT_WAIT_SLACK_MS);
+const HELD_SEAT_WAIT_SLACK_MS = 15_000;
+/**
  * How many of the best seats a best-available purchase picks among, so racing fans spread out: at least
  * this many, and at least as many as the event lets purchases run at once (each of them may be racing).
  * With 24 for 100 racing purchases, a drop's purchases mostly found their picks taken (17 tries for one
@@ -127,6 +140,18 @@ export interface PurchaseInput {
    * first activation. Runs started before the field existed keep their patches where they asked them.
    */
   holdGuards?: true;
+  /**
+   * Started by code that answers SOLD_OUT only when no seat is left for the purchase: a best-available
+   * pick excludes only the seats it can never hold (sold, or refused HOLD_LATE), and one that finds every
+   * other seat held waits (in the pick activity) for a hold to end, up to heldSeatWaitMs.
+   */
+  waitForHeldSeats?: true;
+  /**
+   * Started by code that, at the purchase's end, releases the candidates after the seat it held when the
+   * run's history shows a lost workflow task (any task, not only the first): the lost task may have held
+   * one of them.
+   */
+  releaseAfterLostTasks?: true;
 }
 
 /**

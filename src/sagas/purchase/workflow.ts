@@ -22,14 +22,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PurchaseOutcome } from '../../entities/queue/contract';
-import { EVENT_ID_SEARCH_ATTRIBUTE } from '../../entities/seat/contract';
+import { EVENT_ID_SEARCH_ATTRIBUTE, refusingSeat } from '../../entities/seat/contract';
 import { FailureCode, isFailureCode } from '../../failures';
 import type { Hold, PurchaseActivities } from './activities';
 import {
   BEST_AVAILABLE_ROUNDS,
+  BEST_AVAILABLE_ROUNDS_WAITING,
   cancelPurchaseUpdate,
   CONFIRMATION_WORKFLOW_TYPE,
   confirmationIdOf,
+  heldSeatWaitMs,
   holdIdOf,
   purchaseStatusQuery,
   TERMINAL_STATES,
@@ -68,6 +70,13 @@ const picker = proxyActivities<PurchaseActivities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '100ms', maximumAttempts: 5 },
 });
+/** A pick that may wait for held seats to end (see PurchaseInput.waitForHeldSeats): heartbeats while it waits. */
+const waitingPicker = (input: PurchaseInput) =>
+  proxyActivities<PurchaseActivities>({
+    startToCloseTimeout: heldSeatWaitMs(input) + 10_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '100ms', maximumAttempts: 5 },
+  });
 /** Messages to the waiting room must arrive (a lost one would hold a slot for good): retried until done. */
 const messenger = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '10s',
@@ -89,6 +98,13 @@ const RELEASE_LOST_HOLDS_AT_START_PATCH = 'release-lost-holds-at-start';
 
 /** A seat's answers that refuse a hold for good: a best-available purchase tries its next candidate. */
 const REFUSED_HOLD: readonly FailureCode[] = [FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE];
+
+/** A refused seat this purchase can never hold: sold, or its hold refused as late (its hold id is spent). */
+const neverHeld = (err: unknown): boolean => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return false;
+  return cause.type === FailureCode.HOLD_LATE || refusingSeat(cause.details)?.status === 'sold';
+};
 
 /** Whether an error is the seat's (or the contract's) final answer, as opposed to no answer at all. */
 const answered = (err: unknown): boolean => {
@@ -164,6 +180,13 @@ function admissionReporter(input: PurchaseInput): {
   };
 }
 
+/** A reservation: the hold, the candidates after the held seat, and whether they were released already. */
+interface Reserved {
+  hold: Hold;
+  after: string[];
+  released: boolean;
+}
+
 /**
  * Holds the asked seat, or the best available one. The candidates are picked once and recorded (by the API
  * in the input, or by a pick activity), then held one by one: a hold retried after a lost answer goes to
@@ -179,19 +202,29 @@ async function reserve(
   input: PurchaseInput,
   claiming: () => void,
   releaseLost: (after: string[]) => boolean,
-): Promise<Hold> {
+): Promise<Reserved> {
   const { eventId, purchaseId } = input;
   if (input.seatId) {
     claiming();
-    return holdOrTombstone(input, input.seatId);
+    return { hold: await holdOrTombstone(input, input.seatId), after: [], released: false };
   }
+  const waiting = input.waitForHeldSeats === true;
+  // From the run's first activation: the same in a replay, and a retried pick does not wait longer.
+  const waitUntil = waiting ? Date.now() + heldSeatWaitMs(input) : undefined;
+  const pick = waiting ? waitingPicker(input).pickSeats : picker.pickSeats;
   const tried: string[] = [];
-  for (let round = 0; round < BEST_AVAILABLE_ROUNDS; round++) {
+  const never: string[] = [];
+  for (let round = 0; round < (waiting ? BEST_AVAILABLE_ROUNDS_WAITING : BEST_AVAILABLE_ROUNDS); round++) {
     // The first round the API picked, when it had a seat map: no pick activity, no task to wait for it.
     const fromInput = round === 0 && Boolean(input.candidates?.length);
     const picked = fromInput
       ? input.candidates!
-      : await picker.pickSeats({ eventId, purchaseId, exclude: tried });
+      : await pick({
+          eventId,
+          purchaseId,
+          exclude: waiting ? never : tried,
+          ...(waitUntil && { waitUntil }),
+        });
     claiming();
     for (const [i, seatId] of picked.entries()) {
       tried.push(seatId);
@@ -199,10 +232,12 @@ async function reserve(
         const hold = await holdOrTombstone(input, seatId);
         // Held in the first task: a lost earlier attempt at it may have held a later candidate.
         const after = picked.slice(i + 1);
-        if (fromInput && releaseLost(after)) await releaseLostHolds(input, after);
-        return hold;
+        const released = fromInput && releaseLost(after);
+        if (released) await releaseLostHolds(input, after);
+        return { hold, after, released };
       } catch (err) {
         if (isCancellation(err) || !REFUSED_HOLD.includes(toFailure(err).code)) throw err;
+        if (neverHeld(err)) never.push(seatId);
       }
     }
   }
@@ -288,6 +323,22 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   });
   const compensations: { name: string; run: () => Promise<void> }[] = [];
   const flow = new CancellationScope();
+  let reserved: Reserved | undefined;
+  // Off the fan's path, at the end: the candidates a lost workflow task may have held.
+  const releaseStranded = async (): Promise<void> => {
+    if (input.releaseAfterLostTasks !== true || !reserved?.after.length || reserved.released) return;
+    await seats
+      .releaseAfterLostTasks({
+        eventId,
+        purchaseId,
+        seats: reserved.after,
+        run: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId },
+      })
+      .catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        log.warn('candidates after a lost task not released', { purchaseId, err });
+      });
+  };
   let captured = false;
   const finished = () => TERMINAL_STATES.includes(status.state);
 
@@ -332,9 +383,10 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   try {
     await flow.run(async () => {
       // Not cancellable mid-flight: a hold that lands must be known, so that its release is registered.
-      const hold = await CancellationScope.nonCancellable(() =>
+      reserved = await CancellationScope.nonCancellable(() =>
         reserve(input, () => void queue.use(), releaseLost),
       );
+      const { hold } = reserved;
       compensations.push({
         name: 'release',
         run: () => undo.releaseSeat({ eventId, seatId: hold.seatId, holdId: hold.holdId }),
@@ -385,7 +437,9 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
         }
       }
       const state = failure.code === FailureCode.CANCELLED ? 'cancelled' : 'failed';
-      await moveThen({ state, failure, compensations: ran }, () => queue.finished(state, failure.code));
+      await moveThen({ state, failure, compensations: ran }, () =>
+        Promise.all([queue.finished(state, failure.code), releaseStranded()]),
+      );
       countEnd(state, failure.code, ran);
     });
     // The final status travels with the failure: a cache rebuild reads it from the close event, without
@@ -398,7 +452,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
     });
   }
 
-  await moveThen({ state: 'completed' }, () => queue.finished('completed'));
+  await moveThen({ state: 'completed' }, () => Promise.all([queue.finished('completed'), releaseStranded()]));
   countEnd('completed');
   const args: [ConfirmationInput] = [
     {

@@ -186,6 +186,8 @@ export class PurchaseService {
       },
       requestDigest,
       holdGuards: true,
+      waitForHeldSeats: true,
+      releaseAfterLostTasks: true,
     };
     if (admission) input.admission = { position: admission.position, claimed: true };
     if (!body.seatId) {
