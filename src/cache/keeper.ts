@@ -180,7 +180,8 @@ export class CacheKeeper {
     const { events, seats, failed } = rebuilt;
     const ms = Date.now() - started;
     if (failed.length > 0) {
-      // Not whole yet: no epoch. The pending mark goes, and the next look (backing off) rebuilds the rest.
+      // Not whole yet: no epoch. The pending mark goes, and the next look rebuilds the rest (backing off
+      // only when this attempt rebuilt nothing).
       await this.redis.eval(RELEASE, 1, this.pendingKey, token).catch(() => undefined);
       const names = failed.slice(0, 5).map((f) => `${f.eventId} (${f.error})`);
       const Failed = events > 0 ? PartialRebuild : Error;

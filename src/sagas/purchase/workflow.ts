@@ -99,16 +99,19 @@ const RELEASE_LOST_HOLDS_AT_START_PATCH = 'release-lost-holds-at-start';
 /** A seat's answers that refuse a hold for good: a best-available purchase tries its next candidate. */
 const REFUSED_HOLD: readonly FailureCode[] = [FailureCode.SEAT_TAKEN, FailureCode.HOLD_LATE];
 
+/** What an activity's failure carries (its cause), or the error itself. */
+const causeOf = (err: unknown): unknown => (err instanceof ActivityFailure ? err.cause : err);
+
 /** A refused seat this purchase can never hold: sold, or its hold refused as late (its hold id is spent). */
 const neverHeld = (err: unknown): boolean => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const cause = causeOf(err);
   if (!(cause instanceof ApplicationFailure)) return false;
   return cause.type === FailureCode.HOLD_LATE || refusingSeat(cause.details)?.status === 'sold';
 };
 
 /** Whether an error is the seat's (or the contract's) final answer, as opposed to no answer at all. */
 const answered = (err: unknown): boolean => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const cause = causeOf(err);
   return cause instanceof ApplicationFailure && isFailureCode(cause.type);
 };
 
@@ -138,7 +141,7 @@ async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Ho
 function toFailure(err: unknown): PurchaseFailure {
   if (isCancellation(err))
     return { code: FailureCode.CANCELLED, message: 'purchase cancelled before payment was captured' };
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const cause = causeOf(err);
   if (cause instanceof ApplicationFailure && isFailureCode(cause.type))
     return { code: cause.type, message: cause.message };
   if (err instanceof ActivityFailure && cause instanceof TimeoutFailure) {
