@@ -1,7 +1,8 @@
 /**
  * Restores the read-side cache from the entities themselves (after a Redis flush or loss). The entities
- * are the truth; this reads each one with a Query and writes it through the same compare-and-set as
- * live projections, so it can run while the system sells.
+ * are the truth; this reads each one from its history where that says all (a closed purchase's close
+ * event, a seat's newest Update answer), with a Query otherwise, and writes it through the same
+ * compare-and-set as live projections, so it can run while the system sells.
  */
 import {
   ApplicationFailure,
@@ -12,10 +13,15 @@ import {
 import { mapLimit, withRetries } from '../lib/concurrency';
 import { isNotFound } from '../observe/visibility';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { temporal } from '@temporalio/proto';
 import { EVENT_WORKFLOW_TYPE, eventWorkflowId, type EventEntityInput } from '../entities/event/contract';
 import { queueSnapshotQuery, queueWorkflowId } from '../entities/queue/contract';
 import {
+  confirmSeatUpdate,
   EVENT_ID_SEARCH_ATTRIBUTE,
+  holdSeatUpdate,
+  releaseSeatUpdate,
+  SEAT_STATUS_SEARCH_ATTRIBUTE,
   seatIds,
   seatStateQuery,
   seatWorkflowId,
@@ -99,6 +105,75 @@ async function eventRecord(
   return { definition: input.definition, closed };
 }
 
+/** The seat's Updates that answer with its view after them (the others leave the view as it was). */
+const VIEW_UPDATES = new Set<string>([holdSeatUpdate.name, confirmSeatUpdate.name, releaseSeatUpdate.name]);
+/** The newest events of a seat's history read for its view: its last few workflow tasks. */
+const SEAT_TAIL_EVENTS = 32;
+
+/**
+ * A seat's view read from the newest events of its history, with no worker replaying it: the answer of its
+ * newest completed Update that answers with its view. Only when that answer is sure to be the seat's view
+ * now: the status the seat last wrote to its SeatStatus search attribute (it does after every change, once
+ * its answers are out) is the answer's, no Update is still open, and, for a held seat, no timer fired
+ * since (it may have ended the hold). A first run that never answered one is a seat as it was created.
+ * Undefined otherwise, and the seat is queried. After a worker was
+ * killed every query is a replay on a cold cache, about a hundred seats a second here; this is one read.
+ */
+async function seatViewFromHistory(
+  client: Client,
+  workflowId: string,
+  seatId: string,
+): Promise<SeatView | undefined> {
+  let events: temporal.api.history.v1.IHistoryEvent[] | null | undefined;
+  try {
+    const page = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+      client.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: client.options.namespace,
+        execution: { workflowId },
+        maximumPageSize: SEAT_TAIL_EVENTS,
+      }),
+    );
+    events = page.history?.events;
+  } catch {
+    return undefined; // not there yet, or the server slow: the query decides
+  }
+  const answers = new Map<string, temporal.api.common.v1.IPayload[] | undefined>();
+  let listed: string | undefined;
+  let timerFired = false;
+  let view: temporal.api.common.v1.IPayload[] | undefined;
+  // Newest first: an Update's completion comes before its acceptance, which names it. The newest upsert
+  // may be older than the answer (an answer that changed nothing, a tombstone on a sold seat).
+  for (const event of events ?? []) {
+    const upsert = event.upsertWorkflowSearchAttributesEventAttributes;
+    const status = upsert?.searchAttributes?.indexedFields?.[SEAT_STATUS_SEARCH_ATTRIBUTE.name];
+    if (status?.data && listed === undefined)
+      listed = String(JSON.parse(Buffer.from(status.data).toString()));
+    if (event.timerFiredEventAttributes && !view) timerFired = true;
+    const completed = event.workflowExecutionUpdateCompletedEventAttributes;
+    if (completed && !view)
+      answers.set(completed.meta?.updateId ?? '', completed.outcome?.success?.payloads ?? undefined);
+    const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+    if (accepted && !view) {
+      const id = accepted.acceptedRequest?.meta?.updateId ?? accepted.protocolInstanceId ?? '';
+      if (!answers.has(id)) return undefined; // still open
+      const name = accepted.acceptedRequest?.input?.name ?? '';
+      const payloads = answers.get(id);
+      if (VIEW_UPDATES.has(name) && payloads) view = payloads;
+    }
+    if (view && listed !== undefined) break;
+    // The whole history of a first run: the seat was created available, and listed so (by its creator).
+    const started = event.workflowExecutionStartedEventAttributes;
+    if (started && !started.continuedExecutionRunId) {
+      if (!view) return { seatId, status: 'available', version: 0 };
+      listed ??= 'available';
+    }
+  }
+  if (!view || listed === undefined) return undefined;
+  const seat = await decodeFromPayloadsAtIndex<SeatView>(client.options.loadedDataConverter, 0, view);
+  if (seat.status !== listed || (seat.status === 'held' && timerFired)) return undefined;
+  return seat;
+}
+
 /**
  * Rebuilds one event; `undefined` when no such event exists (or its seats are still being created: the
  * event is whole once every seat entity answers).
@@ -114,9 +189,11 @@ export async function rebuildEvent(
     seatIds(definition.rows, definition.seatsPerRow),
     concurrency,
     async (seatId) => {
+      const workflowId = seatWorkflowId(eventId, seatId);
       try {
-        return await askEntity(client, () =>
-          client.workflow.getHandle(seatWorkflowId(eventId, seatId)).query(seatStateQuery),
+        return (
+          (await seatViewFromHistory(client, workflowId, seatId)) ??
+          (await askEntity(client, () => client.workflow.getHandle(workflowId).query(seatStateQuery)))
         );
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return undefined; // not provisioned yet
@@ -160,6 +237,8 @@ export async function rebuildEvent(
 const EVENT_REBUILD_DEADLINE_MS = 30_000;
 /** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
 const EVENTS_AT_ONCE = 4;
+/** Tries per event in one rebuild before it is left to the next look. */
+const EVENT_TRIES = 3;
 
 /**
  * Rebuilds every open event (of `taskQueue`, when given) but those in `skip`, newest first (the event on
@@ -187,16 +266,38 @@ export async function rebuildAll(
   const ids = open.sort((a, b) => b.startedMs - a.startedMs).map((e) => e.eventId);
   let seats = 0;
   const failed: { eventId: string; error: string }[] = [];
-  await mapLimit(ids, EVENTS_AT_ONCE, async (eventId) => {
-    try {
-      const rebuilt = await deps.client.withDeadline(Date.now() + EVENT_REBUILD_DEADLINE_MS, () =>
-        rebuildEvent(deps, eventId),
-      );
-      await options.onRebuilt?.(eventId);
-      seats += rebuilt?.seats ?? 0;
-    } catch (err) {
-      failed.push({ eventId, error: (err as Error).message });
+  // A queue, newest first: an event that did not answer goes back in its place and is tried again as soon
+  // as a slot is free (the event on sale is not left waiting for every older event's first try).
+  const pending = [...ids];
+  const order = new Map(ids.map((id, i) => [id, i]));
+  const tries = new Map<string, number>();
+  const requeue = (eventId: string) => {
+    const at = pending.findIndex((id) => order.get(id)! > order.get(eventId)!);
+    pending.splice(at === -1 ? pending.length : at, 0, eventId);
+  };
+  const slot = async (): Promise<void> => {
+    for (let eventId = pending.shift(); eventId !== undefined; eventId = pending.shift()) {
+      try {
+        const rebuilt = await deps.client.withDeadline(Date.now() + EVENT_REBUILD_DEADLINE_MS, () =>
+          rebuildEvent(deps, eventId!),
+        );
+        await options.onRebuilt?.(eventId);
+        seats += rebuilt?.seats ?? 0;
+      } catch (err) {
+        const tried = (tries.get(eventId) ?? 0) + 1;
+        tries.set(eventId, tried);
+        if (tried < EVENT_TRIES) requeue(eventId);
+        else failed.push({ eventId, error: describe(err) });
+      }
     }
-  });
+  };
+  await Promise.all(Array.from({ length: Math.min(EVENTS_AT_ONCE, ids.length) }, slot));
   return { events: ids.length - failed.length, seats, failed };
+}
+
+/** An error with its cause (a client error's own message is only "Failed to query Workflow"). */
+function describe(err: unknown): string {
+  const message = (err as Error).message;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${message}: ${cause.message}` : message;
 }

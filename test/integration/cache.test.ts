@@ -153,6 +153,59 @@ describe('read-side cache', () => {
     ]);
   });
 
+  it('reads seats from their histories, with no worker, and asks a seat whose hold may have expired', async () => {
+    const eventId = await createEvent(1, 4);
+    const ids = seatIds(1, 4);
+    const hold = (seatId: string, holdId: string, ttlMs = 60_000) =>
+      seatHandle(eventId, seatId).executeUpdate(holdSeatUpdate, {
+        args: [{ holdId, purchaseId: `p-${holdId}`, ttlMs }],
+      });
+    await hold('A1', 'h1');
+    await hold('A2', 'h2');
+    await seatHandle(eventId, 'A2').executeUpdate(confirmSeatUpdate, {
+      args: [{ holdId: 'h2', ticketId: 't' }],
+    });
+    await hold('A3', 'h3');
+    await seatHandle(eventId, 'A3').executeUpdate(releaseSeatUpdate, { args: [{ holdId: 'h3' }] });
+    await seatHandle(eventId, 'A4').executeUpdate(releaseSeatUpdate, {
+      args: [{ holdId: 'nobody', tombstone: true }],
+    });
+    await expectConverged(eventId, ids);
+
+    // Every seat's view is its newest Update's answer: the rebuild needs no worker to replay a seat.
+    await worker?.stop();
+    worker = undefined;
+    try {
+      await stack.redis.flushall();
+      expect(await rebuildEvent({ client: stack.client, cache: stack.cache }, eventId)).toEqual({ seats: 4 });
+      const cached = await stack.cache.getSeats(eventId);
+      expect(ids.map((id) => [id, cached.get(id)?.status])).toEqual([
+        ['A1', 'held'],
+        ['A2', 'sold'],
+        ['A3', 'available'],
+        ['A4', 'available'],
+      ]);
+    } finally {
+      worker = await startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
+        env: { ...process.env, TICKETDROP_TASK_QUEUE: taskQueue },
+        logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, 'cache-worker-2.log'),
+      });
+    }
+    await expectConverged(eventId, ids);
+
+    // A hold whose timer fired since its answer may have ended: that seat is asked, and is available.
+    await hold('A4', 'short', 500);
+    await eventually(
+      async () =>
+        (await seatHandle(eventId, 'A4').query(seatStateQuery)).status === 'available' ? true : undefined,
+      20_000,
+      'the hold to expire',
+    );
+    await stack.redis.flushall();
+    expect(await rebuildEvent({ client: stack.client, cache: stack.cache }, eventId)).toEqual({ seats: 4 });
+    await expectConverged(eventId, ids);
+  });
+
   it('restores purchase statuses too when the rebuild is given the purchase cache', async () => {
     const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 3 });
     const started = await startPurchase(stack, eventId, { fanId: 'ada', seatId: 'A2' });
