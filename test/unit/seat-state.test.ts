@@ -131,6 +131,29 @@ describe('seat state machine', () => {
     expect(third.release({ holdId: 'h2' }, T0)).toMatchObject({ status: 'available', version: 4 });
   });
 
+  it("a tombstone scoped to its sender leaves another sender's hold of the same id, sent before it", () => {
+    // A lost workflow task's local activity, still running, gives up on its own hold after its retry held
+    // the seat under the same hold id (from a chaos drop: a fan charged, then refunded NOT_HOLDER).
+    const seat = new SeatState('A1');
+    seat.hold({ ...hold('h1'), sentAt: T0, sender: 'task@9' }, T0 + 5);
+    const lost = { holdId: 'h1', tombstone: true, sentAt: T0 + 2, sender: 'task@3' };
+    expect(seat.release(lost, T0 + 6)).toMatchObject({ status: 'held', version: 1 });
+    expect(seat.checkConfirm({ holdId: 'h1', ticketId: 't1' }, T0 + 7)).toBeUndefined();
+    // Its own sends are released and refused; another sender's later send is not refused.
+    const other = new SeatState('A2');
+    other.hold({ ...hold('h1'), sentAt: T0 + 1, sender: 'task@3' }, T0 + 1);
+    expect(other.release(lost, T0 + 6)).toMatchObject({ status: 'available', version: 2 });
+    expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 1, sender: 'task@3' }, T0 + 7)?.code).toBe(
+      'HOLD_LATE',
+    );
+    expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 1, sender: 'task@9' }, T0 + 7)).toBeUndefined();
+    // A tombstone for every sender still stands for them all.
+    other.release({ holdId: 'h1', tombstone: true, sentAt: T0 + 3 }, T0 + 8);
+    expect(other.checkHold({ ...hold('h1'), sentAt: T0 + 1, sender: 'task@9' }, T0 + 9)?.code).toBe(
+      'HOLD_LATE',
+    );
+  });
+
   it('takes a hold sent again once the seat lost it as a new hold (old runs: the first answer)', () => {
     const first = (rules?: { reholdGone: boolean }) => {
       const seat = new SeatState('A1', undefined, rules);

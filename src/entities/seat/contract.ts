@@ -74,6 +74,11 @@ export interface HoldSeatInput extends CallerProjects {
   deadline?: number;
   /** Epoch ms the sender sent it: a tombstone sent before it is not for this send (older senders: none). */
   sentAt?: number;
+  /**
+   * Which attempt at the purchase's step sent it (its workflow task): a tombstone its sender scoped to
+   * itself (see ReleaseSeatInput.sender) is not for another attempt's send (older senders: none).
+   */
+  sender?: string;
 }
 export interface ConfirmSeatInput extends CallerProjects {
   holdId: string;
@@ -94,6 +99,12 @@ export interface ReleaseSeatInput extends CallerProjects {
    * senders) a tombstone releases whatever the seat holds under that id and refuses every later send.
    */
   sentAt?: number;
+  /**
+   * A timed tombstone that stands only for its own sender's sends (HoldSeatInput.sender): a lost workflow
+   * task, whose local activities still run, gives up on its own hold, and must not release or refuse the
+   * hold its retry sent under the same hold id meanwhile. Without it, a tombstone is for every sender.
+   */
+  sender?: string;
 }
 
 /**
@@ -154,12 +165,16 @@ export interface SeatHold {
   expiresAt: number;
   /** When its sender sent it (holds from older senders: unknown). */
   sentAt?: number;
+  /** Which attempt sent it (HoldSeatInput.sender). */
+  sender?: string;
 }
 
 /** A tombstone the seat keeps: the sends of this hold made up to `sentAt` are refused. */
 export interface SeatTombstone {
   holdId: string;
   sentAt: number;
+  /** Only that sender's sends (ReleaseSeatInput.sender). */
+  sender?: string;
 }
 
 export interface SeatSale {

@@ -29,6 +29,15 @@ const fail = (code: FailureCode, message: string, details?: Failure['details']):
   ...(details && { details }),
 });
 
+/**
+ * Whether a tombstone stands for a send of its hold: one made before it (a send of unknown time: always),
+ * by its sender when it is scoped to one.
+ */
+function covers(tombstone: SeatTombstone, send: { sentAt?: number; sender?: string }): boolean {
+  if (send.sentAt !== undefined && send.sentAt > tombstone.sentAt) return false;
+  return tombstone.sender === undefined || tombstone.sender === send.sender;
+}
+
 /** The outcome key of a release: a timed tombstone has its own per send (see ReleaseSeatInput.sentAt). */
 const releaseKey = (cmd: ReleaseSeatInput): string =>
   cmd.tombstone && cmd.sentAt !== undefined
@@ -94,8 +103,7 @@ export class SeatState {
         `hold ${cmd.holdId} on seat ${this.seatId} was released before it arrived`,
       );
     }
-    const tombstone = this.tombstoneOf(cmd.holdId);
-    if (tombstone && (cmd.sentAt === undefined || cmd.sentAt <= tombstone.sentAt)) {
+    if (this.tombstonesOf(cmd.holdId).some((tombstone) => covers(tombstone, cmd))) {
       return fail(
         FailureCode.HOLD_LATE,
         `hold ${cmd.holdId} on seat ${this.seatId} was sent before its sender's tombstone`,
@@ -138,6 +146,7 @@ export class SeatState {
     this.s.status = 'held';
     this.s.hold = { holdId: cmd.holdId, purchaseId: cmd.purchaseId, expiresAt: now + cmd.ttlMs };
     if (cmd.sentAt !== undefined) this.s.hold.sentAt = cmd.sentAt;
+    if (cmd.sender !== undefined) this.s.hold.sender = cmd.sender;
     return this.commit(`hold:${cmd.holdId}`, now);
   }
 
@@ -188,12 +197,15 @@ export class SeatState {
     const key = releaseKey(cmd);
     const known = this.recall(key);
     if (known) return known;
-    const timed = cmd.tombstone && cmd.sentAt !== undefined;
-    if (timed) this.keepTombstone({ holdId: cmd.holdId, sentAt: cmd.sentAt! });
+    const tombstone: SeatTombstone | undefined =
+      cmd.tombstone && cmd.sentAt !== undefined
+        ? { holdId: cmd.holdId, sentAt: cmd.sentAt, ...(cmd.sender !== undefined && { sender: cmd.sender }) }
+        : undefined;
+    if (tombstone) this.keepTombstone(tombstone);
     const hold = this.s.status === 'held' ? this.s.hold : undefined;
-    // A timed tombstone leaves a hold sent after it: that send is not one its sender gave up on.
-    const covers = !timed || hold?.sentAt === undefined || hold.sentAt <= cmd.sentAt!;
-    if (hold?.holdId === cmd.holdId && covers) {
+    // A timed tombstone leaves a hold sent after it (that send is not one its sender gave up on), and a
+    // tombstone scoped to its sender leaves another sender's hold.
+    if (hold?.holdId === cmd.holdId && (!tombstone || covers(tombstone, hold))) {
       this.s.status = 'available';
       this.s.hold = undefined;
       return this.commit(key, now);
@@ -268,16 +280,17 @@ export class SeatState {
     return this.s.status === 'held' ? this.s.hold?.holdId === holdId : this.s.sale?.holdId === holdId;
   }
 
-  private tombstoneOf(holdId: string): SeatTombstone | undefined {
-    const kept = this.s.tombstones ?? [];
-    for (let i = kept.length - 1; i >= 0; i--) if (kept[i].holdId === holdId) return kept[i];
-    return undefined;
+  private tombstonesOf(holdId: string): SeatTombstone[] {
+    return (this.s.tombstones ?? []).filter((t) => t.holdId === holdId);
   }
 
+  /** Kept unless a tombstone for as many senders, as late, is kept already. */
   private keepTombstone(tombstone: SeatTombstone): void {
     const kept = (this.s.tombstones ??= []);
-    const known = this.tombstoneOf(tombstone.holdId);
-    if (known && known.sentAt >= tombstone.sentAt) return;
+    const known = this.tombstonesOf(tombstone.holdId).some(
+      (t) => t.sentAt >= tombstone.sentAt && (t.sender === undefined || t.sender === tombstone.sender),
+    );
+    if (known) return;
     kept.push(tombstone);
     if (kept.length > RECENT_OUTCOMES) kept.splice(0, kept.length - RECENT_OUTCOMES);
   }

@@ -159,7 +159,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
    * after it (a retried workflow task holding again while this lost one's tombstone is on its way) is not
    * released or refused by it.
    */
-  const tombstone = (eventId: string, seatId: string, holdId: string) => {
+  const tombstone = (eventId: string, seatId: string, holdId: string, sender?: string) => {
     metrics.releases.add(1, { kind: 'tombstone' });
     const sentAt = Date.now();
     return seatUpdate(
@@ -167,7 +167,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       eventId,
       seatId,
       releaseSeatUpdate,
-      { holdId, tombstone: true, sentAt },
+      { holdId, tombstone: true, sentAt, ...(sender !== undefined && { sender }) },
       tombstoneUpdateId(holdId, sentAt),
     );
   };
@@ -243,15 +243,18 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
      * Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. The hold says
      * until when this attempt waits for it; one that arrives later is refused (HOLD_LATE). A retry refused
      * the seat leaves a tombstone: an earlier attempt's send may still be on its way, and the purchase is
-     * moving on, so that hold must be refused should it arrive.
+     * moving on, so that hold must be refused should it arrive. With a `sender` (the workflow task that
+     * sent it), that tombstone is for this sender's sends only: this may be a lost task's local activity,
+     * still running while the task's retry holds the seat under the same hold id.
      */
     async reserveSeat(input: {
       eventId: string;
       purchaseId: string;
       seatId: string;
       ttlMs: number;
+      sender?: string;
     }): Promise<Hold> {
-      const { eventId, purchaseId, seatId, ttlMs } = input;
+      const { eventId, purchaseId, seatId, ttlMs, sender } = input;
       const holdId = holdIdOf(purchaseId, seatId);
       const sentAt = Date.now();
       const deadline = sentAt + SEAT_UPDATE_DEADLINE_MS;
@@ -261,7 +264,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           eventId,
           seatId,
           holdSeatUpdate,
-          { holdId, purchaseId, ttlMs, deadline, sentAt },
+          { holdId, purchaseId, ttlMs, deadline, sentAt, ...(sender !== undefined && { sender }) },
           `hold:${holdId}`,
         );
         metrics.holds.add(1, { outcome: 'held' });
@@ -271,7 +274,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           outcome: err instanceof ApplicationFailure ? (err.type ?? 'error') : 'no answer',
         });
         const refused = err instanceof ApplicationFailure && REFUSED_HOLD.has(err.type ?? '');
-        if (refused && Context.current().info.attempt > 1) await tombstone(eventId, seatId, holdId);
+        if (refused && Context.current().info.attempt > 1) await tombstone(eventId, seatId, holdId, sender);
         throw err;
       }
     },

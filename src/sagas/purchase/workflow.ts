@@ -122,8 +122,10 @@ const answered = (err: unknown): boolean => {
  */
 async function holdOrTombstone(input: PurchaseInput, seatId: string): Promise<Hold> {
   const { eventId, purchaseId, holdTtlMs: ttlMs } = input;
+  // The workflow task that sends it (its history length at the start): a lost task and its retry differ.
+  const sender = `task@${workflowInfo().historyLength}`;
   try {
-    return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs });
+    return await seats.reserveSeat({ eventId, purchaseId, seatId, ttlMs, sender });
   } catch (err) {
     const unanswered = !isCancellation(err) && !answered(err);
     if (unanswered && (input.holdGuards === true || patched(TOMBSTONE_UNANSWERED_HOLDS_PATCH))) {
