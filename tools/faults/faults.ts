@@ -129,15 +129,15 @@ export function lateHoldInterceptor(faults: FaultSwitch): WorkflowClientIntercep
   return {
     async startUpdate(input, next) {
       const late = faults.current().lateHold;
-      const updateId = input.options.updateId ?? '';
       const [hold] = input.args as [HoldSeatInput | undefined];
       const target =
         late &&
         input.updateName === holdSeatUpdate.name &&
         input.workflowExecution.workflowId.endsWith(`-${late.seatId}`) &&
         hold !== undefined;
-      if (!target || delivered.has(updateId)) return next(input);
-      delivered.add(updateId);
+      // Once per hold: the attempt after the late one is sent at once (each attempt has its own Update id).
+      if (!target || delivered.has(hold.holdId)) return next(input);
+      delivered.add(hold.holdId);
       setTimeout(() => void next(input).catch(() => undefined), late.delayMs);
       throw new Error(`fault injected: the hold on seat ${late.seatId} is delivered ${late.delayMs} ms late`);
     },

@@ -83,6 +83,15 @@ export interface Hold {
   holdExpiresAt: number;
 }
 
+/**
+ * The Update id of one send of a hold: one per attempt of one sender. Temporal joins an Update to one in
+ * flight under the same id, and answers it with that one's outcome: a retry sharing its id with an earlier
+ * attempt still on its way to a stalled seat would get that attempt's late refusal (HOLD_LATE), decided on
+ * the earlier deadline, and its tombstone would then release the hold another send had placed.
+ */
+export const holdUpdateId = (holdId: string, sender: string | undefined, attempt: number): string =>
+  `hold:${holdId}${sender === undefined ? '' : `:${sender}`}#${attempt}`;
+
 const nonRetryable = (type: FailureCode, message: string, details?: unknown[]) =>
   ApplicationFailure.create({ type, message, nonRetryable: true, ...(details && { details }) });
 
@@ -240,7 +249,9 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     },
 
     /**
-     * Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. The hold says
+     * Holds one seat for the purchase: the asked one, or a candidate `pickSeats` recorded. Each attempt's
+     * send is an Update of its own (holdUpdateId); the seat answers an attempt that finds its own hold
+     * there with that hold (the same hold id), so none is left behind. The hold says
      * until when this attempt waits for it; one that arrives later is refused (HOLD_LATE). A retry refused
      * the seat leaves a tombstone: an earlier attempt's send may still be on its way, and the purchase is
      * moving on, so that hold must be refused should it arrive. With a `sender` (the workflow task that
@@ -265,7 +276,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           seatId,
           holdSeatUpdate,
           { holdId, purchaseId, ttlMs, deadline, sentAt, ...(sender !== undefined && { sender }) },
-          `hold:${holdId}`,
+          holdUpdateId(holdId, sender, Context.current().info.attempt),
         );
         metrics.holds.add(1, { outcome: 'held' });
         return { seatId, holdId, holdExpiresAt: view.holdExpiresAt ?? Date.now() + ttlMs };
