@@ -70,17 +70,19 @@ it('a hold retried while its first send waits at a stalled seat holds it, not re
   const retried = new MockActivityEnvironment({ attempt: 2 }).run(activities.reserveSeat, hold);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const connection = await connectNative(stack.config.temporal);
-  const worker = await Worker.create({
+  const held = await Worker.create({
     connection,
     taskQueue,
     workflowBundle,
     activities: createSeatActivities({ cache: stack.cache }),
-  });
-  const held = await worker.runUntil(async () => {
-    const answer = await retried;
-    return { answer, view: await seat.query(seatStateQuery) };
-  });
-  await connection.close();
+  })
+    .then((worker) =>
+      worker.runUntil(async () => {
+        const answer = await retried;
+        return { answer, view: await seat.query(seatStateQuery) };
+      }),
+    )
+    .finally(() => connection.close());
 
   expect(held.answer).toMatchObject({ seatId: 'A1', holdId: expect.stringContaining(purchaseId) });
   expect(held.view).toMatchObject({ seatId: 'A1', status: 'held' });

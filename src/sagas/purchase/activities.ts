@@ -89,7 +89,7 @@ export interface Hold {
  * attempt still on its way to a stalled seat would get that attempt's late refusal (HOLD_LATE), decided on
  * the earlier deadline, and its tombstone would then release the hold another send had placed.
  */
-export const holdUpdateId = (holdId: string, sender: string | undefined, attempt: number): string =>
+const holdUpdateId = (holdId: string, sender: string | undefined, attempt: number): string =>
   `hold:${holdId}${sender === undefined ? '' : `:${sender}`}#${attempt}`;
 
 const nonRetryable = (type: FailureCode, message: string, details?: unknown[]) =>
