@@ -8,6 +8,8 @@
  * the outcomes and the replay must hold in every case. A worker and task queue of its own, a fresh
  * worker per test (it stalls once).
  */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
@@ -47,15 +49,28 @@ beforeAll(async () => {
   store = openProviderStore();
 });
 
-beforeEach(async () => {
-  worker = await startNodeService('stall-worker', 'tools/faults/worker.ts', /worker ready/, {
+/** A worker for the test's queue: one that stalls after its first hold, or a plain one. */
+const startWorker = (stall: boolean): Promise<Service> =>
+  startNodeService(stall ? 'stall-worker' : 'worker', 'tools/faults/worker.ts', /worker ready/, {
     env: {
       ...process.env,
       TICKETDROP_TASK_QUEUE: taskQueue,
-      TICKETDROP_FAULT_STALL_AFTER_HOLD_MS: String(STALL_MS),
+      ...(stall && { TICKETDROP_FAULT_STALL_AFTER_HOLD_MS: String(STALL_MS) }),
     },
-    logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, 'stall-worker.log'),
+    logFile: path.join(process.env.TICKETDROP_TEST_LOGS!, `${stall ? 'stall-' : ''}worker.log`),
   });
+
+/** Whether a process is stopped (SIGSTOP): its state in /proc/<pid>/stat is `T`. */
+const isStopped = (pid: number): boolean => {
+  try {
+    return /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+beforeEach(async () => {
+  worker = await startWorker(true);
 });
 
 afterEach(async () => {
@@ -141,7 +156,17 @@ it('a later task lost after its hold, whose retry held an earlier candidate: tha
   const secondFreed = await release(second!, `other-${second}`, true);
   await stack.cache.projectSeats(eventId, [firstFreed, secondFreed]);
 
-  // While the worker stands still, the first candidate comes free: the retried task holds it instead.
+  // While the worker stands still, the first candidate comes free. The stalled worker is then replaced,
+  // past its task's timeout, by one that replays the purchase from its history: the retried task holds the
+  // first candidate instead. (Left to wake up, the stalled worker races its own stale task: mostly the retry
+  // replays, but the SDK core at times goes on in its cache with the lost task's answers, "Trying to send a
+  // new WFT for a run which already has one!", and buys the second candidate; that path is the first test's.)
+  const stalled = worker!.child.pid!;
+  await eventually(async () => (isStopped(stalled) ? true : undefined), 60_000);
+  await sleep(STALL_MS - 2_000);
+  process.kill(stalled, 'SIGKILL');
+  await worker!.exited;
+  worker = await startWorker(false);
   const done = await finalStatus(stack, started, 120_000);
   expect(done).toMatchObject({ state: 'completed', seatId: first });
   const events = (await stack.client.workflow.getHandle(started.purchaseId).fetchHistory()).events ?? [];
