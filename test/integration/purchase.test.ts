@@ -302,8 +302,11 @@ describe('payment outcomes', () => {
 
   it("a gateway that answers at once is paid inside the hold's task; a slower one by the activity, once", async () => {
     const eventId = await createTestEvent(stack);
+    // Once the run has closed: a fan reads `completed` from the projection its last task sends.
     const chargeSteps = async (purchaseId: string) => {
-      const { events } = await stack.client.workflow.getHandle(purchaseId).fetchHistory();
+      const handle = stack.client.workflow.getHandle(purchaseId);
+      await handle.result();
+      const { events } = await handle.fetchHistory();
       const activities = (events ?? []).filter(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargePayment',
       );
