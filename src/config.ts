@@ -28,11 +28,6 @@ export interface RedisConfig {
 export interface PurchaseConfig {
   /** Start-to-close limit of one payment attempt. */
   paymentTimeoutMs: number;
-  /**
-   * The limit of the charge's first, quick attempt, run as a local activity inside the purchase's workflow
-   * task (0: none, every attempt is an activity). See PurchaseInput.localChargeMs.
-   */
-  localChargeMs: number;
   notifyMaxAttempts: number;
   notifyInitialIntervalMs: number;
 }
@@ -171,7 +166,6 @@ const FanIdentityEnv = Type.Object({
 
 const PurchaseEnv = Type.Object({
   TICKETDROP_PAYMENT_TIMEOUT_MS: EnvVar.integer(4_000, 100, 120_000),
-  TICKETDROP_LOCAL_CHARGE_MS: EnvVar.integer(1_000, 0, 5_000),
   TICKETDROP_NOTIFY_MAX_ATTEMPTS: EnvVar.integer(5, 1, 100),
   TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: EnvVar.integer(1_000, 10, 600_000),
 });
@@ -312,7 +306,6 @@ export function loadPurchaseConfig(env: Env = process.env): PurchaseConfig {
   const e = readEnv(PurchaseEnv, env);
   return {
     paymentTimeoutMs: e.TICKETDROP_PAYMENT_TIMEOUT_MS,
-    localChargeMs: Math.min(e.TICKETDROP_LOCAL_CHARGE_MS, e.TICKETDROP_PAYMENT_TIMEOUT_MS),
     notifyMaxAttempts: e.TICKETDROP_NOTIFY_MAX_ATTEMPTS,
     notifyInitialIntervalMs: e.TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS,
   };

@@ -300,37 +300,6 @@ describe('payment outcomes', () => {
     expect(failedAttempts.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2)).toBe(true);
   });
 
-  it("a gateway that answers at once is paid inside the hold's task; a slower one by the activity, once", async () => {
-    const eventId = await createTestEvent(stack);
-    // Once the run has closed: a fan reads `completed` from the projection its last task sends.
-    const chargeSteps = async (purchaseId: string) => {
-      const handle = stack.client.workflow.getHandle(purchaseId);
-      await handle.result();
-      const { events } = await handle.fetchHistory();
-      const activities = (events ?? []).filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargePayment',
-      );
-      const tasks = (events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes);
-      return { activities: activities.length, tasks: tasks.length };
-    };
-
-    // Quick: hold, charge, ticket and confirmation in the first workflow task, the end in the next one.
-    const quick = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A1' });
-    expect((await finalStatus(stack, quick)).state).toBe('completed');
-    expect(await chargeSteps(quick.purchaseId)).toEqual({ activities: 0, tasks: 2 });
-    expect(store.chargesFor(quick.purchaseId)).toHaveLength(1);
-
-    // Slower than the quick try's 1 s: that try is cut before the gateway records anything, and the
-    // activity charges under the same key. One charge, and the purchase completes.
-    await setKnobs(knobs, { paymentLatencyMs: [1_500, 1_500] });
-    const slow = await startPurchase(stack, eventId, { fanId: uniqueId('fan'), seatId: 'A2' });
-    expect((await finalStatus(stack, slow)).state).toBe('completed');
-    expect((await chargeSteps(slow.purchaseId)).activities).toBe(1);
-    const charges = store.chargesFor(slow.purchaseId);
-    expect(charges).toHaveLength(1);
-    expect(charges[0].status).toBe('captured');
-  });
-
   it('a hold that expires during a slow payment is refunded and fails HOLD_EXPIRED; the seat is not sold', async () => {
     await setKnobs(knobs, { paymentLatencyMs: [1_600, 1_600] });
     const eventId = await createTestEvent(stack, { holdTtlSeconds: 1 });

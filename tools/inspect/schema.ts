@@ -173,12 +173,6 @@ export const TraceSchema = Type.Object(
           status: Type.Union([StepStatus, Type.Literal('waiting')]),
           compensation: Type.Boolean(),
           attempts: Type.Integer({ minimum: 0 }),
-          quickAttempts: Optional(
-            Type.Integer({
-              minimum: 1,
-              description: 'Of attempts, the quick local tries before the activity took the step over',
-            }),
-          ),
           error: Optional(CauseSchema),
         },
         { additionalProperties: false },

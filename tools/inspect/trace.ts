@@ -20,8 +20,6 @@ export interface TraceStep {
   status: StepStatus | 'waiting';
   compensation: boolean;
   attempts: number;
-  /** Of `attempts`, the quick local tries made before the activity took the step over (see foldQuick). */
-  quickAttempts?: number;
   error?: Cause;
 }
 
@@ -58,28 +56,6 @@ function failedForwardStep(steps: TraceStep[], step: TraceStep, index: number): 
   return !steps.slice(index + 1).some((later) => later.step === step.step && later.status === 'completed');
 }
 
-/**
- * One saga step per try at it: a quick local attempt that did not succeed (the charge's first try inside the
- * workflow task, PurchaseInput.localChargeMs), followed by the same activity, is that activity's step, its
- * attempts counted with the activity's.
- */
-function foldQuick(work: Step[]): { step: Step; quickAttempts: number }[] {
-  const folded: { step: Step; quickAttempts: number }[] = [];
-  work.forEach((s, i) => {
-    const next = work[i + 1];
-    const quick =
-      s.kind === 'local-activity' &&
-      s.status !== 'completed' &&
-      next?.kind === 'activity' &&
-      next.name === s.name;
-    if (quick) return;
-    const before = work[i - 1];
-    const after = before?.kind === 'local-activity' && before.name === s.name && s.kind === 'activity';
-    folded.push({ step: s, quickAttempts: after && before.status !== 'completed' ? before.attempts : 0 });
-  });
-  return folded;
-}
-
 function toTraceSteps(timeline: Timeline, saga: readonly SagaStep[] | undefined): TraceStep[] {
   const work = timeline.steps.filter(
     (s) => (s.kind === 'activity' || s.kind === 'local-activity' || s.kind === 'child') && !PLUMBING(s.name),
@@ -90,12 +66,11 @@ function toTraceSteps(timeline: Timeline, saga: readonly SagaStep[] | undefined)
     const undo = saga?.find((d) => d.undo?.activity === s.name)?.undo;
     return undo ? { step: undo.step, compensation: true } : { step: s.name, compensation: false };
   };
-  const steps: TraceStep[] = foldQuick(work).map(({ step: s, quickAttempts }) => ({
+  const steps: TraceStep[] = work.map((s) => ({
     ...named(s),
     ran: s.name,
     status: s.status,
-    attempts: s.attempts + quickAttempts,
-    ...(quickAttempts > 0 && { quickAttempts }),
+    attempts: s.attempts,
     ...(s.error && { error: s.error }),
   }));
   if (!saga || timeline.status !== 'running') return steps;
@@ -133,7 +108,7 @@ export async function traceRootCause(
     for (const a of pending.activities) {
       const step = steps.find((s) => s.ran === a.name && s.status === 'pending');
       if (!step) continue;
-      step.attempts = a.attempt + (step.quickAttempts ?? 0);
+      step.attempts = a.attempt;
       if (a.lastFailure) step.error = a.lastFailure;
     }
   }

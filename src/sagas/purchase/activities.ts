@@ -339,16 +339,11 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       await seatUpdate(deps, eventId, seatId, confirmSeatUpdate, { holdId, ticketId }, `confirm:${holdId}`);
     },
 
-    /**
-     * One attempt at the gateway (the attempt number and the cancel signal come from the activity). Also
-     * the saga's quick local attempt, cut by its timeout (the signal), which needs no heartbeat.
-     */
+    /** One attempt at the gateway (the attempt number and the cancel signal come from the activity). */
     async chargePayment(input: Omit<ChargeRequest, 'attempt' | 'signal'>): Promise<{ chargeId: string }> {
       const context = Context.current();
       // Heartbeats carry a cancel to us: the gateway then stops before it records a charge.
-      const beat = context.info.isLocal
-        ? undefined
-        : setInterval(() => context.heartbeat(), CHARGE_HEARTBEAT_MS);
+      const beat = setInterval(() => context.heartbeat(), CHARGE_HEARTBEAT_MS);
       try {
         const record = await payments.charge({
           ...input,

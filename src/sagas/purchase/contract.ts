@@ -152,14 +152,6 @@ export interface PurchaseInput {
    * one of them.
    */
   releaseAfterLostTasks?: true;
-  /**
-   * Started by code that tries the charge first as a local activity, inside the workflow task that holds
-   * the seat, cut after this many ms; a gateway that answers in time then costs the saga no activity and
-   * no workflow task of its own, and the ticket and the confirmation follow in the same task. An attempt
-   * that got no answer in time (or a transient gateway error) is followed by the usual charge activity,
-   * under the same idempotency key. A decline is final. Absent: every attempt is an activity.
-   */
-  localChargeMs?: number;
 }
 
 /**

@@ -77,24 +77,12 @@ const waitingPicker = (input: PurchaseInput) =>
     heartbeatTimeout: '5s',
     retry: { initialInterval: '100ms', maximumAttempts: 5 },
   });
-/**
- * The charge's quick first attempt (PurchaseInput.localChargeMs): one try inside the workflow task, cut at
- * the limit. On cancel it waits for the gateway's answer, as the activity does.
- */
-const quickCharger = (limitMs: number) =>
-  proxyLocalActivities<PurchaseActivities>({
-    startToCloseTimeout: limitMs,
-    retry: { maximumAttempts: 1 },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
 /** Messages to the waiting room must arrive (a lost one would hold a slot for good): retried until done. */
 const messenger = proxyLocalActivities<PurchaseActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', maximumInterval: '5s' },
 });
 
-/** The run charges first in a local activity (see quickCharge in purchase()). */
-const QUICK_CHARGE_PATCH = 'quick-charge';
 /** A retried first task releases the candidates its lost attempt may have held (see releaseLostHolds). */
 const RELEASE_LOST_HOLDS_PATCH = 'release-lost-holds';
 /** A hold with no answer leaves a tombstone on its seat before the purchase gives up (see holdOrTombstone). */
@@ -197,15 +185,11 @@ function admissionReporter(input: PurchaseInput): {
   };
 }
 
-/**
- * A reservation: the hold, the candidates after the held seat, whether they were released already, and
- * whether it was held by the run's first workflow task (the asked seat, or the API's first candidates).
- */
+/** A reservation: the hold, the candidates after the held seat, and whether they were released already. */
 interface Reserved {
   hold: Hold;
   after: string[];
   released: boolean;
-  inFirstTask: boolean;
 }
 
 /**
@@ -227,12 +211,7 @@ async function reserve(
   const { eventId, purchaseId } = input;
   if (input.seatId) {
     claiming();
-    return {
-      hold: await holdOrTombstone(input, input.seatId),
-      after: [],
-      released: false,
-      inFirstTask: true,
-    };
+    return { hold: await holdOrTombstone(input, input.seatId), after: [], released: false };
   }
   const waiting = input.waitForHeldSeats === true;
   // From the run's first activation: the same in a replay, and a retried pick does not wait longer.
@@ -260,7 +239,7 @@ async function reserve(
         const after = picked.slice(i + 1);
         const released = fromInput && releaseLost(after);
         if (released) await releaseLostHolds(input, after);
-        return { hold, after, released, inFirstTask: fromInput };
+        return { hold, after, released };
       } catch (err) {
         if (isCancellation(err) || !REFUSED_HOLD.includes(toFailure(err).code)) throw err;
         if (neverHeld(err)) never.push(seatId);
@@ -337,8 +316,7 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
   const { chargePayment } = proxyActivities<PurchaseActivities>({
     startToCloseTimeout: input.paymentTimeoutMs,
     // A hanging gateway gets two attempts, then the fan is answered and the seat goes back on sale.
-    // (Less the quick local attempt's limit when there was one: the same bound on the fan's wait.)
-    scheduleToCloseTimeout: 2 * input.paymentTimeoutMs + 1_000 - (input.localChargeMs ?? 0),
+    scheduleToCloseTimeout: 2 * input.paymentTimeoutMs + 1_000,
     heartbeatTimeout: Math.min(input.paymentTimeoutMs, 2_000),
     // On cancel, wait for the gateway's answer: either it stopped (no charge) or the charge landed (refund).
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -348,33 +326,6 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       nonRetryableErrorTypes: [FailureCode.PAYMENT_DECLINED],
     },
   });
-  type Charge = Parameters<PurchaseActivities['chargePayment']>[0];
-  // The quick charge is for a hold made by the run's first workflow task, and decided at its first
-  // activation: a first task retried after a loss charges by activity only. A run that went on in the
-  // worker's cache after a lost first task decided it on a first task of 3 events, and its replay sees the
-  // retried one: the patch marker records what the run decided, and a replay reads it.
-  const quickCharge =
-    Boolean(input.localChargeMs) &&
-    (workflowInfo().unsafe.isReplaying
-      ? patched(QUICK_CHARGE_PATCH)
-      : !retriedFirstTask && patched(QUICK_CHARGE_PATCH));
-  let quickInFlight = false;
-  // A gateway that answers within the quick attempt's limit is paid inside this workflow task; no answer
-  // in time, or a transient error, and the activity tries again with the same key (at most one charge).
-  const pay = async (charge: Charge, inFirstTask: boolean): Promise<{ chargeId: string }> => {
-    if (quickCharge && inFirstTask) {
-      quickInFlight = true;
-      try {
-        return await quickCharger(input.localChargeMs!).chargePayment(charge);
-      } catch (err) {
-        // Cancelled: the activity below is refused at once in the cancelled scope.
-        if (toFailure(err).code === FailureCode.PAYMENT_DECLINED) throw err;
-      } finally {
-        quickInFlight = false;
-      }
-    }
-    return chargePayment(charge);
-  };
   const compensations: { name: string; run: () => Promise<void> }[] = [];
   const flow = new CancellationScope();
   let reserved: Reserved | undefined;
@@ -410,17 +361,6 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
           throw ApplicationFailure.create({
             type: FailureCode.NOT_CANCELLABLE,
             message: `purchase is ${status.state}${captured ? ' and payment was captured' : ''}: too late to cancel`,
-            nonRetryable: true,
-          });
-        }
-        // A lost first task may have charged in a local activity (and issued and sold the seat): its answers
-        // went with it, so this run cannot know yet that it is too late. Nor can a task that got here while
-        // the quick charge runs (a task lost after it, replayed up to it): that charge may have landed.
-        if (input.localChargeMs !== undefined && (retriedFirstTask || quickInFlight)) {
-          throw ApplicationFailure.create({
-            type: FailureCode.NOT_CANCELLABLE,
-            message:
-              'purchase is being retried after a lost step that may have captured payment: too late to cancel',
             nonRetryable: true,
           });
         }
@@ -462,17 +402,14 @@ export async function purchase(input: PurchaseInput): Promise<PurchaseStatus> {
       // Registered before the charge: a charge that timed out on our side may still have landed.
       compensations.push({ name: 'refund', run: () => undo.refundPayment({ idempotencyKey }) });
       await moveThen({ state: 'paying', seatId: hold.seatId }, () =>
-        pay(
-          {
-            idempotencyKey,
-            token: input.paymentToken,
-            amountCents: input.priceCents,
-            purchaseId,
-            eventId,
-            fanId,
-          },
-          reserved!.inFirstTask,
-        ),
+        chargePayment({
+          idempotencyKey,
+          token: input.paymentToken,
+          amountCents: input.priceCents,
+          purchaseId,
+          eventId,
+          fanId,
+        }),
       );
       captured = !flow.consideredCancelled;
 

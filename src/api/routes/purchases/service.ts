@@ -189,7 +189,6 @@ export class PurchaseService {
       waitForHeldSeats: true,
       releaseAfterLostTasks: true,
     };
-    if (this.config.localChargeMs > 0) input.localChargeMs = this.config.localChargeMs;
     if (admission) input.admission = { position: admission.position, claimed: true };
     if (!body.seatId) {
       const candidates = await this.candidates(event, purchaseId);
@@ -298,17 +297,9 @@ export class PurchaseService {
       throw new HttpProblem(FailureCode.NOT_CANCELLABLE, `purchase is ${status.state}: too late to cancel`);
     }
     const handle = this.client.workflow.getHandle(claims.purchaseId);
-    try {
-      return await this.client.withDeadline(Date.now() + CANCEL_DEADLINE_MS, () =>
-        handle.executeUpdate(cancelPurchaseUpdate),
-      );
-    } catch (err) {
-      // The run closed under the Update (it ended in the workflow task the cancel waited for): too late.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      const closed = await this.read(claims);
-      if (!isTerminal(closed)) throw err;
-      throw new HttpProblem(FailureCode.NOT_CANCELLABLE, `purchase is ${closed.state}: too late to cancel`);
-    }
+    return this.client.withDeadline(Date.now() + CANCEL_DEADLINE_MS, () =>
+      handle.executeUpdate(cancelPurchaseUpdate),
+    );
   }
 
   /** Checks a ticket QR: the signature, then that the seat entity records that very ticket as sold. */
