@@ -3,7 +3,7 @@
  * forgets its `patched()` fails here before it fails a purchase or a seat in flight. The histories in
  * test/fixtures/histories were recorded by older code on a real stack (`temporal workflow show --output
  * json`); the file name says which workflow and outcome each one covers (the seat histories: a task that
- * answered a hold and a dozen tombstones, upserting SeatStatus between their answers; `purchase-completed-retried-first-task-released-at-start`: recorded by worker-stall.test.ts, a lost first task whose retry released its other candidates; `purchase-completed-lost-task-after-hold-late`: a lost later task, from a chaos drop). Add the old code's
+ * answered a hold and a dozen tombstones, upserting SeatStatus between their answers; `purchase-completed-retried-first-task-released-at-start`: recorded by worker-stall.test.ts, a lost first task whose retry released its other candidates; `purchase-completed-lost-task-after-hold-late`: a lost later task, from a chaos drop; the `*-waiting-picks*` ones: every outcome of purchases started with `waitForHeldSeats` and `releaseAfterLostTasks` (661e757), one with a lost task and one that waited for a held seat). Add the old code's
  * histories before changing a workflow (.cursorrules: patch, deprecate, remove).
  */
 import { readdirSync, readFileSync } from 'node:fs';
