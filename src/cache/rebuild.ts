@@ -42,6 +42,7 @@ export interface RebuildDeps {
    * CLI, not for a request's read-repair, where a missing purchase is repaired when it is read).
    */
   purchaseCache?: PurchaseCache;
+  /** Calls in flight per event (REBUILD_CALLS_PER_EVENT when omitted). */
   concurrency?: number;
 }
 
@@ -175,11 +176,21 @@ async function seatViewFromHistory(
 }
 
 /**
+ * How hard a rebuild leans on the Temporal server: calls in flight per event, and events at once. A
+ * rebuild runs while the drop sells, on the same server: at 32 calls per event and 4 events (128 in
+ * flight) a Redis flush during a 5,000-fan drop cost the purchases 4-5 workflow tasks timed out (a starved
+ * store: each a lost task, its holds to release, its steps to retry); at 16 × 2 and 8 × 2, none in four
+ * drops, for about 15 % longer until the whole cache is back (docs/BENCHMARKS.md).
+ */
+const REBUILD_CALLS_PER_EVENT = 16;
+const EVENTS_AT_ONCE = 2;
+
+/**
  * Rebuilds one event; `undefined` when no such event exists (or its seats are still being created: the
  * event is whole once every seat entity answers).
  */
 export async function rebuildEvent(
-  { client, cache, queueCache, purchaseCache, concurrency = 32 }: RebuildDeps,
+  { client, cache, queueCache, purchaseCache, concurrency = REBUILD_CALLS_PER_EVENT }: RebuildDeps,
   eventId: string,
 ): Promise<{ seats: number } | undefined> {
   const record = await eventRecord(client, eventId);
@@ -235,8 +246,6 @@ export async function rebuildEvent(
  * leaves that event for the next attempt; each entity query has its own shorter deadline and tries.
  */
 const EVENT_REBUILD_DEADLINE_MS = 30_000;
-/** Events rebuilt at once: one whose entities do not answer holds up only its own slot. */
-const EVENTS_AT_ONCE = 4;
 /** Tries per event in one rebuild before it is left to the next look. */
 const EVENT_TRIES = 3;
 
@@ -291,6 +300,7 @@ export async function rebuildAll(
       }
     }
   };
+  // Events rebuilt at once: one whose entities do not answer holds up only its own slot.
   await Promise.all(Array.from({ length: Math.min(EVENTS_AT_ONCE, ids.length) }, slot));
   return { events: ids.length - failed.length, seats, failed };
 }
