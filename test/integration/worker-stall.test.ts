@@ -37,6 +37,8 @@ import {
 
 const { EventType } = proto.api.enums.v1;
 const STALL_MS = 14_000; // past the 10 s workflow task timeout
+/** When a stalled worker is killed, from its stop: past its task's 10 s timeout, before it wakes up. */
+const KILL_AFTER_STOP_MS = STALL_MS - 2_000;
 /** A hold that lapses while the worker stalls: long enough for the purchase's first task to be refused. */
 const AGAIN_TTL_MS = 6_000;
 const taskQueue = uniqueId('stall');
@@ -163,7 +165,7 @@ it('a later task lost after its hold, whose retry held an earlier candidate: tha
   // new WFT for a run which already has one!", and buys the second candidate; that path is the first test's.)
   const stalled = worker!.child.pid!;
   await eventually(async () => (isStopped(stalled) ? true : undefined), 60_000);
-  await sleep(STALL_MS - 2_000);
+  await sleep(KILL_AFTER_STOP_MS);
   process.kill(stalled, 'SIGKILL');
   await worker!.exited;
   worker = await startWorker(false);
