@@ -144,6 +144,8 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
     ...(l.joinDelay ? [row("… the generator's delay (scheduled → sent)", l.joinDelay)] : []),
     ...(l.joinServer ? [row('… the server (sent → answered)', l.joinServer)] : []),
     row('poll', l.poll),
+    ...(l.longPoll?.count ? [row('long-poll near the front (until admitted, or 20 s)', l.longPoll)] : []),
+    ...(l.admissionTold?.count ? [row('admitted (waiting room) → the fan told', l.admissionTold)] : []),
     row('purchase (POST until final)', l.purchase),
     ...(report.crowdSentSeconds !== undefined
       ? [

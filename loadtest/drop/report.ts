@@ -65,6 +65,10 @@ export interface DropReport {
     /** The server's part: the answered join, sent → answered (older reports lack it). */
     joinServer?: Percentiles;
     poll: Percentiles;
+    /** Waiting fans' long-polls near the front (older reports lack it). */
+    longPoll?: Percentiles;
+    /** The waiting room's admission → the fan told (older reports lack it). */
+    admissionTold?: Percentiles;
     purchase: Percentiles;
   };
   /** Seconds from opening until the generator had sent every fan's first join (older reports lack it). */
@@ -166,6 +170,8 @@ export function buildReport(input: {
       joinDelay: percentiles(result.latency.joinDelay),
       joinServer: percentiles(result.latency.joinServer),
       poll: percentiles(result.latency.poll),
+      longPoll: percentiles(result.latency.longPoll),
+      admissionTold: percentiles(result.latency.admissionTold),
       purchase: percentiles(result.latency.purchase),
     },
     crowdSentSeconds: round(result.crowdSentMs / 1000),

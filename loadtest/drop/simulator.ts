@@ -97,6 +97,10 @@ export interface DropResult {
     joinDelay: hdr.Histogram;
     joinServer: hdr.Histogram;
     poll: hdr.Histogram;
+    /** Long-polls of waiting fans near the front: each lasts until admission, the sale's end or its limit. */
+    longPoll: hdr.Histogram;
+    /** The queue entity's admission → the fan's answer saying so (admission time: its expiry less the TTL). */
+    admissionTold: hdr.Histogram;
     purchase: hdr.Histogram;
   };
   /** Ms from opening until the last fan's first join was sent: how fast the generator let the crowd go. */
@@ -108,6 +112,8 @@ export interface DropResult {
 }
 
 const FINAL_QUEUE_STATES = ['done', 'expired', 'sold-out'];
+/** The drop's admission TTL (the API's default), stated so a fan's admission time is its expiry less it. */
+const ADMISSION_TTL_S = 120;
 /** A fan's retries, as a real client's: exponential backoff with full jitter, or the server's Retry-After. */
 const RETRY_BASE_MS = 250;
 /** A queue answer without pollAfterMs: the fan looks again after this. */
@@ -173,6 +179,8 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     joinDelay: newHistogram(),
     joinServer: newHistogram(),
     poll: newHistogram(),
+    longPoll: newHistogram(),
+    admissionTold: newHistogram(),
     purchase: newHistogram(),
   };
   let crowdSentMs = 0;
@@ -224,6 +232,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       priceCents: 7500,
       admission: 'queue',
       maxActivePurchases: options.maxActivePurchases,
+      admissionTtlSeconds: ADMISSION_TTL_S,
     },
     options.adminToken,
   );
@@ -291,6 +300,7 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
     state?: string;
     position?: number;
     pollAfterMs?: number;
+    longPollMs?: number;
     admission?: { expiresAt: string };
     code?: string;
   };
@@ -341,6 +351,10 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
       if (FINAL_QUEUE_STATES.includes(answer.state ?? '')) return finish(answer.state as FanFinal);
       if (answer.state === 'admitted' && record.admittedMs === undefined) {
         record.admittedMs = since();
+        if (answer.admission) {
+          const admittedAt = Date.parse(answer.admission.expiresAt) - ADMISSION_TTL_S * 1000;
+          recordMs(latency.admissionTold, Math.max(0, Date.now() - admittedAt));
+        }
         progress.admitted++;
         if (plan.abandons) return finish('abandoned');
         const t0 = performance.now();
@@ -383,13 +397,23 @@ export async function runDrop(options: DropOptions): Promise<DropResult> {
         record.failureCode = started.json.code;
       }
       if (Date.now() > deadline) return record;
-      await pause(
-        failedQueuePolls > 0
-          ? retryDelayMs(failedQueuePolls - 1, lastRetryAfterSec)
-          : answer.pollAfterMs || DEFAULT_POLL_MS,
-      );
-      const polled = await timed(latency.poll, () =>
-        http<QueueAnswer>('GET', `/events/${eventId}/queue/me`, undefined, token, plan.address),
+      // A fan near the front asks again at once and is answered when it is admitted, as the API advises.
+      const longPollMs = failedQueuePolls === 0 && answer.state === 'waiting' ? answer.longPollMs : undefined;
+      if (!longPollMs) {
+        await pause(
+          failedQueuePolls > 0
+            ? retryDelayMs(failedQueuePolls - 1, lastRetryAfterSec)
+            : answer.pollAfterMs || DEFAULT_POLL_MS,
+        );
+      }
+      const polled = await timed(longPollMs ? latency.longPoll : latency.poll, () =>
+        http<QueueAnswer>(
+          'GET',
+          `/events/${eventId}/queue/me${longPollMs ? `?waitMs=${longPollMs}` : ''}`,
+          undefined,
+          token,
+          plan.address,
+        ),
       );
       if (polled.status === 200) {
         answer = polled.json;

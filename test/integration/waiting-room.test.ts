@@ -13,7 +13,7 @@ import {
   type QueueView,
 } from '../../src/entities/queue/contract';
 import { decodeFirst } from '../../tools/inspect/history';
-import { joinQueue, queueMe, runFan, type FanRecord } from '../support/fans';
+import { joinQueue, queueMe, runFan, type FanRecord, type QueueAnswer } from '../support/fans';
 import {
   createTestEvent,
   eventually,
@@ -260,6 +260,50 @@ describe('waiting room', () => {
     expect(view.admittedThrough).toBe(4);
   });
 
+  it('answers a long-polling fan near the front the moment it is admitted; far-back fans keep polling', async () => {
+    const eventId = await queueEvent({ rows: 1, seatsPerRow: 10, maxActivePurchases: 1 });
+    const joined = new Map<string, { position: number; token: string; longPollMs?: number }>();
+    for (const fanId of ['fan-a', 'fan-b', 'fan-c', 'fan-d']) {
+      const { body, token } = await joinQueue(stack, eventId, fanId);
+      joined.set(fanId, { position: body.position, token, longPollMs: body.longPollMs });
+    }
+    expect((await snapshot(eventId)).admittedThrough).toBe(1);
+    // Two turnovers of one purchase each: fan-b and fan-c are next, fan-d polls.
+    expect(['fan-b', 'fan-c', 'fan-d'].map((fanId) => joined.get(fanId)!.longPollMs)).toEqual([
+      20_000,
+      20_000,
+      undefined,
+    ]);
+
+    const longPoll = async (fanId: string, waitMs: number) => {
+      const sent = Date.now();
+      const response = await stack.app.inject({
+        url: `/events/${eventId}/queue/me?waitMs=${waitMs}`,
+        headers: { authorization: `Bearer ${joined.get(fanId)!.token}` },
+      });
+      return { answer: response.json() as QueueAnswer, sent, answeredAt: Date.now() };
+    };
+    const fanB = longPoll('fan-b', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const endedAt = Date.now();
+    await stack.client.workflow
+      .getHandle(queueWorkflowId(eventId))
+      .signal(purchasesFinishedSignal, [
+        { position: joined.get('fan-a')!.position, fanId: 'fan-a', outcome: 'failed' },
+      ]);
+    const { answer, answeredAt } = await fanB;
+    expect(answer).toMatchObject({ fanId: 'fan-b', state: 'admitted' });
+    expect(answer.admission).toBeDefined();
+    // Answered once the slot was freed, well within the long-poll's 20 s.
+    expect(answeredAt).toBeGreaterThanOrEqual(endedAt);
+    expect(answeredAt - endedAt).toBeLessThan(5_000);
+
+    // Nothing changes for fan-c now: its long-poll answers when its time is up, still waiting, next in line.
+    const fanC = await longPoll('fan-c', 700);
+    expect(fanC.answer).toMatchObject({ state: 'waiting', ahead: 0, longPollMs: 20_000 });
+    expect(fanC.answeredAt - fanC.sent).toBeGreaterThanOrEqual(650);
+  });
+
   it('keeps every place and admission when Redis is flushed mid-drop', async () => {
     const eventId = await queueEvent({
       rows: 1,
@@ -421,6 +465,24 @@ describe('waiting room: bad input changes nothing', () => {
       expect({ status: response.statusCode, code: response.json().code }).toEqual({ status, code });
     }
     expect((await queueMe(stack, eventId, token)).fanId).toBe('poller');
+  });
+
+  it('answers a bad long-poll time with VALIDATION', async () => {
+    // The query is checked before the fan is looked up: this fan never joins, and nobody joins meanwhile.
+    const token = await fanToken('long-poller');
+    const before = await joined();
+    for (const waitMs of ['-1', '30001', 'soon', '1.5']) {
+      const response = await stack.app.inject({
+        url: `/events/${eventId}/queue/me?waitMs=${waitMs}`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect({ status: response.statusCode, code: response.json().code }).toEqual({
+        status: 400,
+        code: 'VALIDATION',
+      });
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect(await joined()).toBe(before);
   });
 
   it('refuses purchases by fans not admitted, never joined or without a token, an expired admission, and reuse', async () => {

@@ -13,6 +13,7 @@ export interface QueueAnswer {
   admittedThrough: number;
   ahead: number;
   pollAfterMs: number;
+  longPollMs?: number;
   admission?: { expiresAt: string };
   purchaseId?: string;
 }

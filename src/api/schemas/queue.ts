@@ -28,6 +28,12 @@ const QueueFields = {
   pollAfterMs: Type.Integer({
     description: 'Poll again after this long; 0 when nothing is left to wait for',
   }),
+  longPollMs: Type.Optional(
+    Type.Integer({
+      description:
+        'A waiting fan near the front: poll again now with ?waitMs=longPollMs, answered the moment it is admitted (or the sale ends)',
+    }),
+  ),
   admission: Type.Optional(
     Type.Object({
       expiresAt: Type.String({
@@ -39,6 +45,20 @@ const QueueFields = {
   opensAt: Type.Optional(Type.String({ format: 'date-time' })),
   purchaseId: Type.Optional(Type.String()),
 };
+
+export const QueueQuery = Type.Object(
+  {
+    waitMs: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30_000,
+        description:
+          'Long-poll: while the fan waits, answer once it is admitted, the sale ends or this time is up',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const QueueStatus = Type.Object({ fanId: Type.String(), ...QueueFields });
 export type QueueStatus = Static<typeof QueueStatus>;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problems } from '../../schemas/common';
 import { EventParams } from '../../schemas/events';
-import { JoinQueueBody, QueueStatus } from '../../schemas/queue';
+import { JoinQueueBody, QueueQuery, QueueStatus } from '../../schemas/queue';
 import { EventService } from '../events/service';
 import { DEFAULT_JOIN_BATCHING, QueueService, type JoinBatching } from './service';
 
@@ -18,6 +18,8 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
     app.purchaseCache,
     opts.joinBatching ?? DEFAULT_JOIN_BATCHING,
   );
+  // Long-polls first: the server waits for the requests in flight before it closes.
+  app.addHook('preClose', async () => service.endLongPolls());
   app.addHook('onClose', async () => service.drain());
 
   app.post(
@@ -49,14 +51,26 @@ const queue: FastifyPluginAsyncTypebox<QueueRoutesOptions> = async (app, opts) =
     {
       onRequest: [app.limitAddress('poll'), app.requireFan, app.limitFan('poll')],
       schema: {
-        summary: "The fan's standing in the waiting room, from the read-side cache",
+        summary:
+          "The fan's standing in the waiting room, from the read-side cache; ?waitMs long-polls while it waits",
         tags: ['waiting room'],
         security: [{ fan: [] }],
         params: EventParams,
+        querystring: QueueQuery,
         response: { 200: QueueStatus, ...problems(400, 401, 404, 429, 503) },
       },
     },
-    async (request) => service.me(request.params.eventId, request.fanId),
+    async (request) => {
+      const { eventId } = request.params;
+      const { waitMs = 0 } = request.query;
+      if (waitMs === 0) return service.me(eventId, request.fanId);
+      const release = app.holdSlot('longPolls', request);
+      try {
+        return await service.me(eventId, request.fanId, waitMs);
+      } finally {
+        release();
+      }
+    },
   );
 };
 

@@ -2,8 +2,11 @@
  * What the waiting-room routes do, apart from HTTP. Joins are group-committed: concurrent joins for one
  * event travel to its queue entity as one Update per batch. Polls are answered from the read-side cache
  * (the entity's published view, its admission ranges, the purchase projections); the entity is queried
- * only to repair a cache that lost its view, at most once per event at a time.
+ * only to repair a cache that lost its view, at most once per event at a time. Fans near the front
+ * long-poll: one read of the cached view per event and tick answers all of them the moment the queue
+ * admits them, instead of at their next poll.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { nanoid } from 'nanoid';
@@ -52,6 +55,16 @@ const JOIN_ATTEMPTS = 3;
 /** How long a repaired snapshot is reused for lookups the cache could not answer. */
 const SNAPSHOT_REUSE_MS = 1_000;
 const ADMITTED_POLL_MS = 1_000;
+/**
+ * A waiting fan fewer than this many turnovers of the purchase path (maxActivePurchases fans each) from the
+ * front is told to long-poll, for LONG_POLL_MS at a time: it is next to go in, and a poll's pace would leave
+ * its slot idle for up to half its expected wait. Far-back fans keep polling, so long-polls per event stay
+ * under LONG_POLL_TURNOVERS × maxActivePurchases.
+ */
+const LONG_POLL_TURNOVERS = 2;
+const LONG_POLL_MS = 20_000;
+/** How often an event's long-polls look at the cached view (it is reused for VIEW_REUSE_MS anyway). */
+const WATCH_INTERVAL_MS = 100;
 const VIEW_REUSE_MS = 100;
 /** When a fan refused by a full waiting room may try again. */
 const FULL_ROOM_RETRY_AFTER_S = 30;
@@ -65,6 +78,12 @@ interface FanPlace {
   eventId: string;
   fanId: string;
   place: number;
+}
+
+/** A long-poll waiting for its position's admission (or the sale's end). */
+interface Waiter {
+  position: number;
+  wake: () => void;
 }
 
 /** A fan's live admission: the position it may buy with, until `expiresAt` (epoch ms). */
@@ -87,6 +106,8 @@ export class QueueService {
   private readonly snapshots = new Map<string, { at: number; view: QueueView }>();
   /** The newest view seen per event, reused for VIEW_REUSE_MS: a drop polls far more often than it changes. */
   private readonly views = new Map<string, { at: number; view: CachedQueueView }>();
+  /** Long-polls per event; an event's watch runs while it has any. */
+  private readonly waiters = new Map<string, Set<Waiter>>();
 
   constructor(
     private readonly client: Client,
@@ -139,14 +160,55 @@ export class QueueService {
     return { created, joined: await this.status({ eventId, fanId, place }, view) };
   }
 
-  /** The fan's standing, from the cache; 404 for a fan that never joined. */
-  async me(eventId: string, fanId: string): Promise<QueueStatus> {
+  /**
+   * The fan's standing, from the cache; 404 for a fan that never joined. With `waitMs`, a waiting fan's
+   * answer waits until it is admitted, the sale ends or the time is up.
+   */
+  async me(eventId: string, fanId: string, waitMs = 0): Promise<QueueStatus> {
     const view = await this.view(eventId);
     const place = await this.placeOf(eventId, fanId);
     if (place === 0) {
       throw new HttpProblem(FailureCode.NOT_FOUND, `you have not joined the waiting room of ${eventId}`);
     }
-    return this.status({ eventId, fanId, place }, view);
+    const status = await this.status({ eventId, fanId, place }, view);
+    if (waitMs === 0 || status.state !== 'waiting') return status;
+    await this.turnOf(eventId, status.position, waitMs);
+    return this.status({ eventId, fanId, place }, await this.view(eventId));
+  }
+
+  /** Resolves once the cached view admits `position` or ends the sale, or after `waitMs`. */
+  private turnOf(eventId: string, position: number, waitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const watched = this.waiters.get(eventId);
+      const waiting = watched ?? new Set<Waiter>();
+      const waiter: Waiter = {
+        position,
+        wake: () => {
+          clearTimeout(timer);
+          waiting.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, waitMs);
+      waiting.add(waiter);
+      if (!watched) {
+        this.waiters.set(eventId, waiting);
+        void this.watch(eventId, waiting); // after the add: the watch ends when the set is empty
+      }
+    });
+  }
+
+  /** One event's long-polls: a look at the cached view per tick wakes every fan it admitted. */
+  private async watch(eventId: string, waiting: Set<Waiter>): Promise<void> {
+    while (waiting.size > 0) {
+      await sleep(WATCH_INTERVAL_MS);
+      const view = await this.view(eventId).catch(() => undefined);
+      if (!view) continue; // the cache is being repaired: the next tick, or the time limit, answers
+      for (const waiter of waiting) {
+        if (view.closed || waiter.position <= view.admittedThrough) waiter.wake();
+      }
+    }
+    this.waiters.delete(eventId);
   }
 
   /**
@@ -209,6 +271,11 @@ export class QueueService {
     return view;
   }
 
+  /** Answers every long-poll now, as it stands (the API shuts down). */
+  endLongPolls(): void {
+    for (const waiting of this.waiters.values()) for (const waiter of waiting) waiter.wake();
+  }
+
   /** Sends every pending join and waits for the answers (used when the API shuts down). */
   async drain(): Promise<void> {
     await Promise.all(
@@ -239,6 +306,7 @@ export class QueueService {
         state: 'waiting',
         ahead,
         pollAfterMs: waitingPollAfterMs(ahead, claims.place, view),
+        ...(ahead < LONG_POLL_TURNOVERS * view.maxActivePurchases && { longPollMs: LONG_POLL_MS }),
       };
     }
     const purchase = await this.purchases.get(eventId, fanId).catch(() => undefined);
