@@ -1,7 +1,8 @@
 /**
- * Two projects: `unit` (pure logic, replay, lint boundaries: no services, seconds) and `integration` (the
- * real stack: a Temporal dev server, Redis and a worker, started by its global setup). `npm test` runs
- * both; `npm run test:unit` only the first.
+ * Three projects: `unit` (pure logic, replay, lint boundaries: no services, seconds), `integration` (the
+ * real stack: a Temporal dev server, Redis and a worker, started by its global setup) and `scale-out` (a
+ * slice on the Temporal server itself with PostgreSQL, test/scale/). `npm test` runs all three;
+ * `npm run test:unit` only the first.
  */
 const common = {
   testEnvironment: 'node',
@@ -23,6 +24,14 @@ module.exports = {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'scale-out',
+      roots: ['<rootDir>/test/scale'],
+      globalSetup: '<rootDir>/test/support/global-setup-scale.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      setupFiles: ['<rootDir>/test/support/scale-env.ts'],
     },
   ],
 };

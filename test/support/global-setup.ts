@@ -6,7 +6,6 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { devFanIdentityEnv } from '../../tools/dev/fan-issuer';
 import { ensureRedisServer, ensureTemporalCli } from '../../tools/dev/provision';
 import {
   freePort,
@@ -15,6 +14,7 @@ import {
   startTemporalDevServer,
   type Service,
 } from '../../tools/dev/services';
+import { testStackEnv } from './test-env';
 
 declare global {
   var __TICKETDROP_SERVICES__: Service[] | undefined;
@@ -41,31 +41,17 @@ export default async function globalSetup(): Promise<void> {
   });
   services.unshift(redis);
 
-  Object.assign(process.env, {
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: 'default',
-    TICKETDROP_TEMPORAL_METRICS_URL: temporal.metricsUrl,
-    TICKETDROP_TASK_QUEUE: 'ticketdrop-test',
-    REDIS_URL: redis.url,
-    TICKETDROP_ADMIN_TOKEN: 'test-admin-token-0123456789',
-    TICKETDROP_GATE_TOKEN: 'test-gate-token-0123456789',
-    TICKETDROP_SIGNING_SECRET: 'test-signing-secret-0123456789',
-    ...devFanIdentityEnv('test-fan-issuer-secret-0123456789abcdef'),
-    TICKETDROP_TEST_LOGS: logs,
-    TICKETDROP_PROVIDERS_DB: path.join(logs, 'providers.sqlite'),
-    TICKETDROP_PAYMENT_TIMEOUT_MS: '2500',
-    TICKETDROP_NOTIFY_MAX_ATTEMPTS: '3',
-    TICKETDROP_NOTIFY_INITIAL_INTERVAL_MS: '100',
-    // Every test fan calls from 127.0.0.1 and fan ids repeat across files: the shared test API's limits are
-    // out of reach. The rate limits themselves are tested on APIs of their own (security.test.ts).
-    TICKETDROP_RATE_JOIN_PER_FAN: '1000000',
-    TICKETDROP_RATE_POLL_PER_FAN: '1000000',
-    TICKETDROP_RATE_PURCHASE_PER_FAN: '1000000',
-    TICKETDROP_RATE_JOIN_PER_ADDRESS: '100000000',
-    TICKETDROP_RATE_POLL_PER_ADDRESS: '100000000',
-    TICKETDROP_RATE_PURCHASE_PER_ADDRESS: '100000000',
-    TICKETDROP_RATE_VERIFY_PER_ADDRESS: '100000000',
-  });
+  Object.assign(
+    process.env,
+    testStackEnv({
+      name: 'test',
+      temporalAddress: temporal.address,
+      temporalMetricsUrl: temporal.metricsUrl,
+      taskQueue: 'ticketdrop-test',
+      redisUrl: redis.url,
+      logs,
+    }),
+  );
   const worker = await startNodeService('worker', 'tools/faults/worker.ts', /worker ready/, {
     env: process.env,
     logFile: path.join(logs, 'worker.log'),

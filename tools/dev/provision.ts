@@ -4,7 +4,7 @@
  * that has only Node, npm and Go.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -13,6 +13,10 @@ export const TOOLS_BIN = path.join(ROOT, '.tools', 'bin');
 /** v1.5.1 is the newest CLI tag that `go install` accepts (later tags carry a replace directive). */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+
+/** The Temporal server and its SQL schema tool, built from the server module at one tag. */
+export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
+export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 
 export class ProvisionError extends Error {
   override name = 'ProvisionError';
@@ -70,6 +74,36 @@ export function ensureTemporalCli(log: Log = console.log): string {
 }
 
 /**
+ * The Temporal server (`cmd/server`) and its SQL tool (`cmd/tools/sql`) at TEMPORAL_SERVER_VERSION, built
+ * once with `go install` into `.tools/temporal-server-<version>/` (about 3 minutes on 2 cores).
+ */
+export function ensureTemporalServer(log: Log = console.log): { server: string; sqlTool: string } {
+  const dir = path.join(ROOT, '.tools', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  const built = { server: path.join(dir, 'server'), sqlTool: path.join(dir, 'sql') };
+  if (isExecutable(built.server) && isExecutable(built.sqlTool)) return built;
+  const go = which('go', ['/usr/local/go/bin']);
+  if (!go) {
+    throw new ProvisionError(
+      'Go is not installed to build the Temporal server. Install Go (1.23 or newer), then run this again.',
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  log(
+    `Building the Temporal server ${TEMPORAL_SERVER_VERSION} with "go install" (first run only; a few minutes)…`,
+  );
+  const packages = ['cmd/server', 'cmd/tools/sql'].map(
+    (pkg) => `${TEMPORAL_SERVER_MODULE}/${pkg}@${TEMPORAL_SERVER_VERSION}`,
+  );
+  const ok = run(go, ['install', ...packages], { ...process.env, GOBIN: dir });
+  if (!ok || !isExecutable(built.server) || !isExecutable(built.sqlTool)) {
+    throw new ProvisionError(
+      `"go install ${packages.join(' ')}" failed (output above). Check that the Go module proxy is reachable.`,
+    );
+  }
+  return built;
+}
+
+/**
  * Installs Debian packages with apt-get when running as root and returns the path of `command` they
  * provide; `undefined` when there is no apt-get or no root (a failed install is an error).
  */
@@ -95,6 +129,43 @@ export function ensureRedisServer(log: Log = console.log): string {
     'redis-server is not installed. Install it (Debian/Ubuntu: "sudo apt-get install redis-server", ' +
       'macOS: "brew install redis"), or set REDIS_URL to a Redis you run.',
   );
+}
+
+/**
+ * PostgreSQL's server binaries (Debian's `postgresql`, installed with apt-get when running as root), and,
+ * when this process is root, the `postgres` user to run them as: PostgreSQL refuses to run as root.
+ */
+export function ensurePostgres(log: Log = console.log): {
+  binDir: string;
+  user?: { uid: number; gid: number };
+} {
+  const find = (): string | undefined => {
+    const base = '/usr/lib/postgresql';
+    if (!existsSync(base)) return undefined;
+    const versions = readdirSync(base)
+      .filter((v) => isExecutable(path.join(base, v, 'bin', 'postgres')))
+      .sort((a, b) => Number(b) - Number(a));
+    return versions[0] && path.join(base, versions[0], 'bin');
+  };
+  let binDir = find();
+  if (!binDir) {
+    aptInstall(['postgresql'], 'psql', log);
+    binDir = find();
+  }
+  if (!binDir) {
+    throw new ProvisionError(
+      'PostgreSQL is not installed. Install it (Debian/Ubuntu: "sudo apt-get install postgresql"), then run ' +
+        'this again.',
+    );
+  }
+  if (process.getuid?.() !== 0) return { binDir };
+  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+  const uid = id('-u');
+  const gid = id('-g');
+  if (uid.status !== 0 || gid.status !== 0) {
+    throw new ProvisionError('Running as root, but there is no "postgres" user to run PostgreSQL as.');
+  }
+  return { binDir, user: { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) } };
 }
 
 /**

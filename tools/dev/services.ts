@@ -33,6 +33,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port below 32768, outside the OS's ephemeral range: the Temporal server stores its membership
+ * ports in a smallint column.
+ */
+export async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const candidate = 10_000 + Math.floor(Math.random() * 22_000);
+    if ((await portOrFree(candidate)) === candidate) return candidate;
+  }
+}
+
 /** `preferred` if nothing listens there, else any free port. */
 export async function portOrFree(preferred: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
@@ -47,7 +58,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A deadline for a race: it never keeps the process alive by itself. */
 const deadline = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-async function until(
+export async function until(
   what: string,
   probe: () => Promise<boolean>,
   timeoutMs: number,
@@ -69,6 +80,9 @@ interface SpawnOptions {
   cwd?: string;
   /** Write output to this file; otherwise prefix each line with the name on this process's output. */
   logFile?: string;
+  /** Run as this user (when this process is root). */
+  uid?: number;
+  gid?: number;
 }
 
 export function spawnService(
@@ -81,6 +95,8 @@ export function spawnService(
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    uid: opts.uid,
+    gid: opts.gid,
   });
   if (opts.logFile) {
     const log = createWriteStream(opts.logFile, { flags: 'a' });

@@ -3,14 +3,25 @@
  * UI on), Redis, the worker and the API on loopback, creates the demo event `concert-1`, and prints where
  * everything is. A service that exits on its own is started again (tools/dev/supervisor.ts); Ctrl-C stops
  * everything it started, in reverse order.
+ *
+ * `npm start -- --temporal=postgres [--history-shards=4]` runs the Temporal server itself instead of the dev
+ * server, on a PostgreSQL cluster of its own in .data/postgres (tools/dev/temporal-server.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { devFanIdentityEnv } from './fan-issuer';
 import { DATA_DIR, writeStackFile, type LocalStackFile } from './local-stack-file';
-import { ensureDir, ensureRedisServer, ensureTemporalCli, ProvisionError } from './provision';
+import {
+  ensureDir,
+  ensurePostgres,
+  ensureRedisServer,
+  ensureTemporalCli,
+  ensureTemporalServer,
+  ProvisionError,
+} from './provision';
 import {
   HOST,
   portOrFree,
@@ -20,6 +31,27 @@ import {
   temporalAlive,
 } from './services';
 import { Supervisor } from './supervisor';
+import { setupTemporalSchemas, startPostgres, startTemporalServer } from './temporal-server';
+
+/** `--temporal=dev` (the default) or `postgres`, and the history shards of a new PostgreSQL-backed cluster. */
+function startOptions(): { temporal: 'dev' | 'postgres'; shards: number } {
+  const { values } = parseArgs({
+    options: {
+      temporal: { type: 'string', default: 'dev' },
+      'history-shards': { type: 'string', default: '4' },
+    },
+  });
+  const shards = Number(values['history-shards']);
+  if (values.temporal !== 'dev' && values.temporal !== 'postgres') {
+    throw new ProvisionError(`--temporal is "dev" or "postgres", not "${values.temporal}"`);
+  }
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
+    throw new ProvisionError(
+      `--history-shards is a whole number from 1 to 1024, not "${values['history-shards']}"`,
+    );
+  }
+  return { temporal: values.temporal, shards };
+}
 
 /** How long an orderly stop may take before every service is killed. */
 const STOP_GRACE_MS = 30_000;
@@ -149,7 +181,41 @@ async function main(): Promise<void> {
 
     let uiUrl = '(remote cluster: see its own UI)';
     let metricsUrl: string | undefined;
-    if (!process.env.TEMPORAL_ADDRESS) {
+    const flags = startOptions();
+    if (!process.env.TEMPORAL_ADDRESS && flags.temporal === 'postgres') {
+      const pg = ensurePostgres();
+      const { server, sqlTool } = ensureTemporalServer();
+      const pgPort = await portOrFree(55432);
+      console.log(`Starting PostgreSQL on ${HOST}:${pgPort} (cluster in .data/postgres)…`);
+      const pgOptions = {
+        dataDir: path.join(DATA_DIR, 'postgres'),
+        port: pgPort,
+        logFile: path.join(logs, 'postgres.log'),
+      };
+      await supervisor.add({ name: 'postgres', start: () => startPostgres(pg, pgOptions) });
+      setupTemporalSchemas(sqlTool, pgPort, flags.shards);
+      const port = await portOrFree(7233);
+      console.log(
+        `Starting the Temporal server on ${HOST}:${port} (PostgreSQL, ${flags.shards} history shards)…`,
+      );
+      const serverOptions = {
+        serverBin: server,
+        pgPort,
+        shards: flags.shards,
+        port,
+        rootDir: ensureDir(path.join(DATA_DIR, 'temporal-server')),
+        logFile: path.join(logs, 'temporal.log'),
+      };
+      const temporal = await supervisor.add({
+        name: 'temporal',
+        start: () => startTemporalServer(serverOptions),
+        alive: temporalAlive,
+      });
+      env.TEMPORAL_ADDRESS = temporal.address;
+      uiUrl = '(none: the Temporal server ships no web UI; use npx ticketdrop inspect or the temporal CLI)';
+      metricsUrl = temporal.metricsUrl;
+    }
+    if (!process.env.TEMPORAL_ADDRESS && flags.temporal === 'dev') {
       const bin = ensureTemporalCli();
       const port = await portOrFree(7233);
       const uiPort = await portOrFree(port + 1000);
