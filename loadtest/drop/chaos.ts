@@ -110,7 +110,11 @@ export function stackTargets(redis: RedisClient, knobs: Knobs, taskQueue: string
   return {
     kill: async (service) => signal(service, 'SIGKILL'),
     pause: async (service, paused) => signal(service, paused ? 'SIGSTOP' : 'SIGCONT'),
-    flushRedis: async () => void (await redis.flushall()),
+    // On a Redis Cluster, every master (a command goes to one node only).
+    flushRedis: async () =>
+      void (await Promise.all(
+        'nodes' in redis ? redis.nodes('master').map((node) => node.flushall()) : [redis.flushall()],
+      )),
     cacheWhole: async () => (await redis.get(epochKey(taskQueue))) !== null,
     eventWhole: async (eventId) =>
       (await redis.sismember(rebuiltKey(taskQueue), eventId)) === 1 ||

@@ -1,9 +1,13 @@
 /**
  * The scale-out slice: TicketDrop unchanged, configured onto the Temporal server itself on PostgreSQL
- * with 4 history shards (test/support/global-setup-scale.ts). A purchase, a seat race and a small drop,
- * audited from the sources of truth.
+ * with 4 history shards and a Redis Cluster of 3 masters (test/support/global-setup-scale.ts). A purchase,
+ * a seat race, the read model lost on every master and rebuilt, and a small drop, audited from the sources
+ * of truth.
  */
 import type { AddressInfo } from 'node:net';
+import { Cluster } from 'ioredis';
+import { epochKey } from '../../src/cache/keeper';
+import { PurchaseCache } from '../../src/cache/purchase-cache';
 import { loadFanIdentityConfig } from '../../src/config';
 import type { ProviderStore } from '../../src/providers/store';
 import { seatStateQuery, seatWorkflowId } from '../../src/entities/seat/contract';
@@ -12,6 +16,7 @@ import { audit, auditCaches } from '../../tools/audit/auditor';
 import { issuerFor } from '../../tools/dev/fan-issuer';
 import {
   createTestEvent,
+  eventually,
   finalStatus,
   openProviderStore,
   openStack,
@@ -33,11 +38,13 @@ afterAll(async () => {
   await stack?.close();
 });
 
-describe('on the Temporal server with PostgreSQL, 4 history shards', () => {
-  it('is that server: several history shards, not the dev server', async () => {
+describe('on the Temporal server with PostgreSQL (4 history shards) and a Redis Cluster', () => {
+  it('is that server and that cluster: several history shards, three masters', async () => {
     const info = await stack.client.workflowService.getClusterInfo({});
     expect(info.historyShardCount).toBe(4);
     expect(info.persistenceStore).toMatch(/postgres/);
+    expect(stack.redis).toBeInstanceOf(Cluster);
+    expect((stack.redis as Cluster).nodes('master')).toHaveLength(3);
   });
 
   it('sells a seat: the purchase completes, the seat is sold under its ticket, the charge is captured', async () => {
@@ -67,6 +74,27 @@ describe('on the Temporal server with PostgreSQL, 4 history shards', () => {
     const losers = outcomes.filter((o) => o.state !== 'completed');
     expect(losers.map((o) => o.failure?.code)).toEqual(Array(9).fill('SEAT_TAKEN'));
     for (const loser of losers) expect(store.chargesFor(loser.purchaseId)).toEqual([]);
+  });
+
+  it('rebuilds the read model by itself after every master lost its data', async () => {
+    const eventId = await createTestEvent(stack, { rows: 1, seatsPerRow: 4 });
+    const fanId = uniqueId('kept');
+    const bought = await startPurchase(stack, eventId, { fanId, seatId: 'A2' });
+    const done = await finalStatus(stack, bought);
+    expect(done.state).toBe('completed');
+    const epoch = epochKey(stack.config.temporal.taskQueue);
+    await eventually(async () => (await stack.redis.get(epoch)) ?? undefined, 60_000, 'the epoch');
+
+    const cluster = stack.redis as Cluster;
+    await Promise.all(cluster.nodes('master').map((node) => node.flushall()));
+    expect(await stack.cache.getEvent(eventId)).toBeUndefined();
+    // No request reads the event: the worker's keeper notices the lost epoch and rebuilds every event.
+    await eventually(async () => (await stack.redis.get(epoch)) ?? undefined, 60_000, 'a rebuild');
+    expect(await stack.cache.getCounts(eventId)).toMatchObject({ sold: 1, available: 3 });
+    expect(await new PurchaseCache(stack.redis).get(eventId, fanId)).toMatchObject({
+      state: 'completed',
+      seatId: 'A2',
+    });
   });
 
   it('sells 30 seats to 1,000 fans arriving in 3 s; every fan is answered and the audit is clean', async () => {

@@ -1,14 +1,25 @@
 /**
  * The scale-out slice's services (`test/scale/`): the Temporal server itself on PostgreSQL (4 history
- * shards, a cluster of the test's own under a temporary folder), redis-server, and a TicketDrop worker on
- * them, on free loopback ports. The integration project's services run beside them, so the connection
+ * shards, a cluster of the test's own under a temporary folder), a Redis Cluster of 3 masters, and a
+ * TicketDrop worker on them, on free loopback ports. The integration project's services run beside them, so the connection
  * details go to the slice's test files under names of their own (test/support/scale-env.ts maps them).
  */
 import { chmodSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensurePostgres, ensureRedisServer, ensureTemporalServer } from '../../tools/dev/provision';
-import { freePort, startNodeService, startRedisServer, type Service } from '../../tools/dev/services';
+import {
+  ensurePostgres,
+  ensureRedisCli,
+  ensureRedisServer,
+  ensureTemporalServer,
+} from '../../tools/dev/provision';
+import {
+  freePort,
+  redisClusterPorts,
+  startNodeService,
+  startRedisCluster,
+  type Service,
+} from '../../tools/dev/services';
 import { setupTemporalSchemas, startPostgres, startTemporalServer } from '../../tools/dev/temporal-server';
 import { SCALE_ENV_PREFIX } from './scale-env';
 import { testStackEnv } from './test-env';
@@ -26,6 +37,7 @@ export default async function globalSetupScale(): Promise<void> {
   const pg = ensurePostgres();
   const { server, sqlTool } = ensureTemporalServer();
   const redisBin = ensureRedisServer();
+  const redisCli = ensureRedisCli();
   const services: Service[] = (globalThis.__TICKETDROP_SERVICES__ ??= []);
 
   const postgres = await startPostgres(pg, {
@@ -44,10 +56,12 @@ export default async function globalSetupScale(): Promise<void> {
     logFile: path.join(logs, 'temporal.log'),
   });
   services.unshift(temporal);
-  const redis = await startRedisServer({
+  const redis = await startRedisCluster({
     bin: redisBin,
-    port: await freePort(),
-    logFile: path.join(logs, 'redis.log'),
+    cli: redisCli,
+    ports: await redisClusterPorts(3, 20_001),
+    dir: path.join(logs, 'redis-cluster'),
+    logDir: logs,
   });
   services.unshift(redis);
 
@@ -59,6 +73,7 @@ export default async function globalSetupScale(): Promise<void> {
     redisUrl: redis.url,
     logs,
   });
+  env.REDIS_CLUSTER = 'true';
   for (const [name, value] of Object.entries(env)) process.env[`${SCALE_ENV_PREFIX}${name}`] = value;
   // The production worker (no fault injection): the slice runs TicketDrop as deployed, by configuration.
   const worker = await startNodeService('worker', 'src/worker.ts', /worker ready/, {
@@ -66,5 +81,7 @@ export default async function globalSetupScale(): Promise<void> {
     logFile: path.join(logs, 'worker.log'),
   });
   services.unshift(worker);
-  console.log(`\nscale-out services up: Temporal server on PostgreSQL, ${SHARDS} shards (logs in ${logs})`);
+  console.log(
+    `\nscale-out services up: Temporal server on PostgreSQL (${SHARDS} shards), Redis Cluster (logs in ${logs})`,
+  );
 }

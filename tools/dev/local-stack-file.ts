@@ -15,6 +15,8 @@ const SECRETS_FILE = path.join(DATA_DIR, 'secrets.json');
 export interface LocalStackFile {
   temporalAddress: string;
   redisUrl: string;
+  /** `redisUrl` lists a Redis Cluster's seed nodes (`npm start -- --redis=cluster`). */
+  redisCluster?: boolean;
   apiUrl: string;
   /** The Temporal web UI, when `npm start` started the dev server. */
   temporalUiUrl?: string;
@@ -53,6 +55,7 @@ export function localEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   const defaults: Record<string, string | undefined> = {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     REDIS_URL: stack.redisUrl,
+    REDIS_CLUSTER: env.REDIS_URL === undefined && stack.redisCluster ? 'true' : undefined,
     TICKETDROP_PROVIDERS_DB: stack.providersDb,
     TICKETDROP_API_URL: stack.apiUrl,
     TICKETDROP_TEMPORAL_UI_URL: stack.temporalUiUrl,

@@ -131,6 +131,16 @@ export function ensureRedisServer(log: Log = console.log): string {
   );
 }
 
+/** `redis-cli` (it forms a local Redis Cluster): beside redis-server, else Debian's `redis-tools`. */
+export function ensureRedisCli(log: Log = console.log): string {
+  const found =
+    which('redis-cli', ['/usr/bin', '/usr/local/bin']) ?? aptInstall(['redis-tools'], 'redis-cli', log);
+  if (found) return found;
+  throw new ProvisionError(
+    'redis-cli is not installed. Install it (Debian/Ubuntu: "sudo apt-get install redis-tools").',
+  );
+}
+
 /**
  * PostgreSQL's server binaries (Debian's `postgresql`, installed with apt-get when running as root), and,
  * when this process is root, the `postgres` user to run them as: PostgreSQL refuses to run as root.

@@ -2,8 +2,8 @@
  * Starting and stopping the local services on loopback: the Temporal dev server, redis-server, and the
  * project's own Node processes (worker, API). Used by `npm start` and by the test setup.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -294,4 +294,115 @@ export async function startNodeService(
     );
   }
   return service;
+}
+
+/**
+ * Ports for `count` Redis Cluster nodes, each with its cluster bus port (port + 10000) free too: from
+ * `first` up when they are free (so a restart finds the same cluster), else free low ports.
+ */
+export async function redisClusterPorts(count: number, first = 7001): Promise<number[]> {
+  const ports: number[] = [];
+  const free = async (port: number) =>
+    !ports.includes(port) &&
+    (await portOrFree(port)) === port &&
+    (await portOrFree(port + 10_000)) === port + 10_000;
+  for (let i = 0; i < count; i++) {
+    let port = first + i;
+    while (!(await free(port))) port = await freeLowPort();
+    ports.push(port);
+  }
+  return ports;
+}
+
+export interface RedisCluster extends Service {
+  /** The seed nodes, comma-separated, as REDIS_URL takes them with REDIS_CLUSTER=true. */
+  url: string;
+  ports: number[];
+}
+
+function redisCommand(cli: string, port: number, ...args: string[]): string {
+  const result = spawnSync(cli, ['-h', HOST, '-p', String(port), ...args], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout : '';
+}
+
+/**
+ * A Redis Cluster of `ports.length` masters (3 at least) on loopback, as a pure cache like the single
+ * Redis: each node keeps only its cluster layout (`nodes-<port>.conf` in `dir`), so a restart on the same
+ * ports brings the same cluster back, empty. Formed with `redis-cli --cluster create` the first time.
+ */
+export async function startRedisCluster(opts: {
+  bin: string;
+  cli: string;
+  ports: number[];
+  dir: string;
+  logDir?: string;
+}): Promise<RedisCluster> {
+  mkdirSync(opts.dir, { recursive: true });
+  // A layout for other ports is another cluster: start afresh (the data is only a cache).
+  const layouts = readdirSync(opts.dir).filter((f) => /^nodes-\d+\.conf$/.test(f));
+  const wanted = new Set(opts.ports.map((port) => `nodes-${port}.conf`));
+  if (layouts.length > 0 && (layouts.length !== wanted.size || layouts.some((f) => !wanted.has(f)))) {
+    for (const file of layouts) rmSync(path.join(opts.dir, file));
+  }
+  const nodes = opts.ports.map((port) =>
+    spawnService(
+      `redis-${port}`,
+      opts.bin,
+      [
+        ...['--port', String(port), '--bind', HOST, '--protected-mode', 'yes'],
+        ...['--save', '', '--appendonly', 'no', '--dir', opts.dir],
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`],
+        ...['--cluster-node-timeout', '5000'],
+      ],
+      { logFile: opts.logDir && path.join(opts.logDir, `redis-${port}.log`) },
+    ),
+  );
+  const cluster: RedisCluster = {
+    name: 'redis-cluster',
+    child: nodes[0]!.child,
+    exited: Promise.race(nodes.map((node) => node.exited)),
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+    url: opts.ports.map((port) => `redis://${HOST}:${port}`).join(','),
+    ports: opts.ports,
+  };
+  try {
+    for (const [i, port] of opts.ports.entries()) {
+      await until(`redis-server on port ${port}`, () => redisPing(port), 20_000, {
+        ...cluster,
+        ...nodes[i]!,
+      });
+    }
+    const state = (port: number) => /cluster_state:ok/.test(redisCommand(opts.cli, port, 'cluster', 'info'));
+    const slotsAssigned = redisCommand(opts.cli, opts.ports[0]!, 'cluster', 'info').match(
+      /cluster_slots_assigned:(\d+)/,
+    );
+    if (Number(slotsAssigned?.[1] ?? 0) === 0) {
+      const created = spawnSync(
+        opts.cli,
+        [
+          '--cluster',
+          'create',
+          ...opts.ports.map((port) => `${HOST}:${port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
+        { encoding: 'utf8' },
+      );
+      if (created.status !== 0)
+        throw new Error(`redis-cli --cluster create failed:\n${created.stdout}${created.stderr}`);
+    }
+    await until(
+      `Redis Cluster on ports ${opts.ports.join(', ')}`,
+      () => Promise.resolve(opts.ports.every(state)),
+      30_000,
+      cluster,
+    );
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
 }

@@ -17,6 +17,7 @@ import { DATA_DIR, writeStackFile, type LocalStackFile } from './local-stack-fil
 import {
   ensureDir,
   ensurePostgres,
+  ensureRedisCli,
   ensureRedisServer,
   ensureTemporalCli,
   ensureTemporalServer,
@@ -25,7 +26,9 @@ import {
 import {
   HOST,
   portOrFree,
+  redisClusterPorts,
   startNodeService,
+  startRedisCluster,
   startRedisServer,
   startTemporalDevServer,
   temporalAlive,
@@ -33,14 +36,21 @@ import {
 import { Supervisor } from './supervisor';
 import { setupTemporalSchemas, startPostgres, startTemporalServer } from './temporal-server';
 
-/** `--temporal=dev` (the default) or `postgres`, and the history shards of a new PostgreSQL-backed cluster. */
-function startOptions(): { temporal: 'dev' | 'postgres'; shards: number } {
+/**
+ * `--temporal=dev` (the default) or `postgres`, the history shards of a new PostgreSQL-backed cluster, and
+ * `--redis=single` (the default) or `cluster` (a 3-master Redis Cluster).
+ */
+function startOptions(): { temporal: 'dev' | 'postgres'; shards: number; redis: 'single' | 'cluster' } {
   const { values } = parseArgs({
     options: {
       temporal: { type: 'string', default: 'dev' },
       'history-shards': { type: 'string', default: '4' },
+      redis: { type: 'string', default: 'single' },
     },
   });
+  if (values.redis !== 'single' && values.redis !== 'cluster') {
+    throw new ProvisionError(`--redis is "single" or "cluster", not "${values.redis}"`);
+  }
   const shards = Number(values['history-shards']);
   if (values.temporal !== 'dev' && values.temporal !== 'postgres') {
     throw new ProvisionError(`--temporal is "dev" or "postgres", not "${values.temporal}"`);
@@ -50,7 +60,7 @@ function startOptions(): { temporal: 'dev' | 'postgres'; shards: number } {
       `--history-shards is a whole number from 1 to 1024, not "${values['history-shards']}"`,
     );
   }
-  return { temporal: values.temporal, shards };
+  return { temporal: values.temporal, shards, redis: values.redis };
 }
 
 /** How long an orderly stop may take before every service is killed. */
@@ -242,7 +252,18 @@ async function main(): Promise<void> {
       // The dashboard links seats to this UI (a remote cluster's is set with TICKETDROP_TEMPORAL_UI_URL).
       env.TICKETDROP_TEMPORAL_UI_URL ??= temporal.uiUrl;
     }
-    if (!process.env.REDIS_URL) {
+    if (!process.env.REDIS_URL && flags.redis === 'cluster') {
+      const bin = ensureRedisServer();
+      const cli = ensureRedisCli();
+      const ports = await redisClusterPorts(3);
+      console.log(`Starting a Redis Cluster of 3 masters on ${HOST}:${ports.join(', ')}…`);
+      // Restarted empty on the same ports, the same cluster: the worker rebuilds the cache.
+      const options = { bin, cli, ports, dir: path.join(DATA_DIR, 'redis-cluster'), logDir: logs };
+      const redis = await supervisor.add({ name: 'redis', start: () => startRedisCluster(options) });
+      env.REDIS_URL = redis.url;
+      env.REDIS_CLUSTER = 'true';
+    }
+    if (!process.env.REDIS_URL && flags.redis === 'single') {
       const bin = ensureRedisServer();
       const port = await portOrFree(6379);
       console.log(`Starting Redis on ${HOST}:${port}…`);
@@ -298,6 +319,7 @@ async function main(): Promise<void> {
     stack = {
       temporalAddress: env.TEMPORAL_ADDRESS!,
       redisUrl: env.REDIS_URL!,
+      redisCluster: env.REDIS_CLUSTER === 'true',
       apiUrl,
       temporalUiUrl: env.TICKETDROP_TEMPORAL_UI_URL,
       temporalMetricsUrl: metricsUrl,
