@@ -24,8 +24,8 @@ export default async function globalSetup(): Promise<void> {
   const logs = mkdtempSync(path.join(os.tmpdir(), 'ticketdrop-test-'));
   const temporalBin = ensureTemporalCli();
   const redisBin = ensureRedisServer();
-  const services: Service[] = [];
-  globalThis.__TICKETDROP_SERVICES__ = services;
+  // Shared with the scale-out project's setup, which may run first: its services are stopped too.
+  const services: Service[] = (globalThis.__TICKETDROP_SERVICES__ ??= []);
 
   const temporal = await startTemporalDevServer({
     bin: temporalBin,
