@@ -15,6 +15,8 @@ export const HOST = '127.0.0.1';
 export interface Service {
   name: string;
   child: ChildProcess;
+  /** The other processes of a service made of several (a Redis Cluster's other nodes). */
+  others?: ChildProcess[];
   /** Resolves when the process has exited on its own (not by `stop`). */
   exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -360,6 +362,7 @@ export async function startRedisCluster(opts: {
   const cluster: RedisCluster = {
     name: 'redis-cluster',
     child: nodes[0]!.child,
+    others: nodes.slice(1).map((node) => node.child),
     exited: Promise.race(nodes.map((node) => node.exited)),
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()));

@@ -113,7 +113,11 @@ export class Supervisor {
   /** Process ids by unit name, of the current processes. */
   pids(): Record<string, number> {
     return Object.fromEntries(
-      [...this.running].flatMap(([name, s]) => (s.child.pid ? [[name, s.child.pid]] : [])),
+      [...this.running].flatMap(([name, s]) =>
+        [s.child, ...(s.others ?? [])].flatMap((child, i) =>
+          child.pid ? [[i === 0 ? name : `${name}-${i + 1}`, child.pid]] : [],
+        ),
+      ),
     );
   }
 
