@@ -262,6 +262,13 @@ async function main(): Promise<number> {
         ceiling: ceilings?.sameShape,
         reference: ceilings?.reference,
         store: storeFigures(result.store.before, result.store.after, report.figures.purchases),
+        temporalStore: await client.workflowService
+          .getClusterInfo({})
+          .then((info) => ({
+            persistence: info.persistenceStore ?? 'unknown',
+            historyShards: info.historyShardCount ?? 0,
+          }))
+          .catch(() => undefined),
         ...(faults && { chaos: { plan: values.chaos!, faults } }),
         metricsTimeline,
       });

@@ -74,7 +74,7 @@ export function renderMarkdown(report: DropReport, chartFile?: string): string {
   return [
     `# Drop report: ${report.eventId}`,
     '',
-    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}, once the event's seat entities all answered (${report.seatsReadySeconds ?? '–'} s after it was created).`,
+    `${report.fans} fans, ${report.seats} seats, ${report.options.windowSec} s window (${report.options.profile}), payment mix ${JSON.stringify(report.options.paymentMix)}, ${report.options.abandon * 100} % abandon, seed ${report.options.seed}, maxActivePurchases ${report.options.maxActivePurchases}. Started ${report.startedAt} on ${report.machine}, once the event's seat entities all answered (${report.seatsReadySeconds ?? '–'} s after it was created).${report.temporalStore ? ` Temporal's store: ${report.temporalStore.persistence}, ${report.temporalStore.historyShards} history shard${report.temporalStore.historyShards === 1 ? '' : 's'}.` : ''}`,
     '',
     '## Correctness (from the auditor)',
     '',

@@ -98,6 +98,8 @@ export interface DropReport {
   reference?: CeilingFigures & { fraction: number };
   /** The Temporal server's store from the crowd's arrival until every fan had an answer (per purchase). */
   store?: StoreFigures;
+  /** The server's persistence and history shards (`getClusterInfo`; older reports lack it). */
+  temporalStore?: { persistence: string; historyShards: number };
   audit: { ok: boolean; invariants: { name: string; ok: boolean; counts: Record<string, number> }[] };
   samples: Sample[];
   /** A chaos drop's faults and what each cost (drops without `--chaos` lack it). */
@@ -127,6 +129,7 @@ export function buildReport(input: {
   ceiling?: CeilingFigures;
   reference?: CeilingFigures;
   store?: StoreFigures;
+  temporalStore?: DropReport['temporalStore'];
   chaos?: { plan: string; faults: FaultEvent[] };
   metricsTimeline?: MetricsTimeline;
 }): DropReport {
@@ -198,6 +201,7 @@ export function buildReport(input: {
         }
       : undefined,
     store: input.store,
+    ...(input.temporalStore && { temporalStore: input.temporalStore }),
     audit: {
       ok: audit.ok,
       invariants: audit.invariants.map(({ name, ok, counts }) => ({ name, ok, counts })),

@@ -68,12 +68,20 @@ function pollStops(r: DropReport): string | undefined {
   return `sold out ${r.sellOutSeconds} s after opening, and the last fan heard of it ${gap} s later: ${told} fans learnt of the sell-out by polling, and the poll rule spreads their polls at the expected end over ${spreadSec} s to keep them within ${SALE_END_POLLS_PER_SEC} a second (telling them all within ${LEAN_ANSWERED_AFTER_SELL_OUT_SEC} s would take ${Math.round(told / LEAN_ANSWERED_AFTER_SELL_OUT_SEC)} polls a second; the crowd polled ${pollsPerSec} times a second on average; a fan polls every ${MAX_POLL_AFTER_MS / 1000} s at most, and up to ${SALE_END_MAX_WAIT_MS / 1000} s apart when it could only get in if the sale stalled)`;
 }
 
+/** What "calls in flight" means on the report's server: one SQLite connection, or a database's pools. */
+function storeKind(r: DropReport): string {
+  const store = r.temporalStore;
+  if (!store || store.persistence === 'sqlite')
+    return 'the dev server has one SQLite connection: above 1, calls wait for it';
+  return `${store.persistence} with ${store.historyShards} history shards: calls run on pooled connections, and wait for the CPUs when they are full`;
+}
+
 function storeStops(r: DropReport): string | undefined {
   const drop = r.store;
   const probe = r.ceiling?.store;
   if (drop?.msPerUnit === undefined || probe?.msPerUnit === undefined) return undefined;
   if (drop.inFlight < 1 || probe.inFlight < 1 || drop.msPerUnit <= probe.msPerUnit) return undefined;
-  return `the Temporal store, busy in both: ${drop.inFlight} calls in flight on average in the drop and ${probe.inFlight} in the probe (the dev server has one SQLite connection: above 1, calls wait for it); a purchase took ${drop.msPerUnit} ms of its time and a probe ${probe.msPerUnit} ms (where: the store table above)`;
+  return `the Temporal store, busy in both: ${drop.inFlight} calls in flight on average in the drop and ${probe.inFlight} in the probe (${storeKind(r)}); a purchase took ${drop.msPerUnit} ms of its time and a probe ${probe.msPerUnit} ms (where: the store table above)`;
 }
 
 /**

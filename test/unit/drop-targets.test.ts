@@ -117,6 +117,17 @@ describe('the drop report’s targets', () => {
     );
   });
 
+  it('says what calls in flight mean on the server the drop ran on', () => {
+    const ceiling = 'purchases/s ≥ 70 % of the ceiling';
+    expect(missed(report())[ceiling]).toContain('the dev server has one SQLite connection');
+    const sqlite = { persistence: 'sqlite', historyShards: 1 };
+    expect(missed({ ...report(), temporalStore: sqlite })[ceiling]).toContain('one SQLite connection');
+    const postgres = { persistence: 'postgres12', historyShards: 4 };
+    const onPostgres = missed({ ...report(), temporalStore: postgres })[ceiling];
+    expect(onPostgres).toContain('postgres12 with 4 history shards: calls run on pooled connections');
+    expect(onPostgres).not.toContain('SQLite');
+  });
+
   it('blames nothing the run’s figures do not show', () => {
     const why = missed(
       report({
