@@ -45,6 +45,26 @@ describe('on the Temporal server with PostgreSQL (4 history shards) and a Redis 
     expect(info.persistenceStore).toMatch(/postgres/);
     expect(stack.redis).toBeInstanceOf(Cluster);
     expect((stack.redis as Cluster).nodes('master')).toHaveLength(3);
+    const ready = await stack.app.inject({ url: '/readyz' });
+    expect({ status: ready.statusCode, body: ready.json() }).toEqual({
+      status: 200,
+      body: { status: 'ready', temporal: true, redis: true },
+    });
+  });
+
+  it('is degraded, not ready, while one master is away, and ready again once it is back', async () => {
+    const cluster = stack.redis as Cluster;
+    const [master] = cluster.nodes('master');
+    const port = master!.options.port!;
+    // The node's server stops taking commands for a while (CLIENT PAUSE), as a master that hangs would.
+    await master!.call('CLIENT', 'PAUSE', '3000', 'ALL');
+    const paused = await stack.app.inject({ url: '/readyz' });
+    expect(paused.json()).toMatchObject({ status: 'degraded', temporal: true, redis: false });
+    await eventually(
+      async () => ((await stack.app.inject({ url: '/readyz' })).json().status === 'ready' ? true : undefined),
+      15_000,
+      `master ${port} back`,
+    );
   });
 
   it('sells a seat: the purchase completes, the seat is sold under its ticket, the charge is captured', async () => {

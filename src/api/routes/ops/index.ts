@@ -43,7 +43,14 @@ const ops: FastifyPluginAsyncTypebox = async (app) => {
         );
       const [temporal, redis] = await Promise.all([
         check(() => app.temporal.workflowService.getSystemInfo({})),
-        check(() => app.redis.ping()),
+        // A Redis Cluster is whole only with every master: a command reaches one of them.
+        check(() =>
+          'nodes' in app.redis
+            ? Promise.all(app.redis.nodes('master').map((node) => node.ping())).then((pongs) => {
+                if (pongs.length === 0) throw new Error('no Redis Cluster master known');
+              })
+            : app.redis.ping(),
+        ),
       ]);
       const status = !temporal ? 'unavailable' : redis ? 'ready' : 'degraded';
       return reply.code(temporal ? 200 : 503).send({ status, temporal, redis });
