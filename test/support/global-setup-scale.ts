@@ -21,8 +21,7 @@ import {
   type Service,
 } from '../../tools/dev/services';
 import { setupTemporalSchemas, startPostgres, startTemporalServer } from '../../tools/dev/temporal-server';
-import { SCALE_ENV_PREFIX } from './scale-env';
-import { testStackEnv } from './test-env';
+import { SCALE_ENV_PREFIX, testStackEnv } from './test-env';
 
 declare global {
   var __TICKETDROP_SERVICES__: Service[] | undefined;

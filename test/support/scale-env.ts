@@ -2,7 +2,7 @@
  * A setup file of the scale-out slice: its services' connection details (set by global-setup-scale.ts
  * under SCALE_ENV_PREFIX, beside the integration project's) become the environment its tests read.
  */
-export const SCALE_ENV_PREFIX = 'TICKETDROP_SCALE__';
+import { SCALE_ENV_PREFIX } from './test-env';
 
 for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith(SCALE_ENV_PREFIX) && value !== undefined)

@@ -2,6 +2,12 @@
 import path from 'node:path';
 import { devFanIdentityEnv } from '../../tools/dev/fan-issuer';
 
+/**
+ * The scale-out slice's settings travel under this prefix beside the integration project's (both global
+ * setups run in one process); test/support/scale-env.ts maps them back in the slice's test files.
+ */
+export const SCALE_ENV_PREFIX = 'TICKETDROP_SCALE__';
+
 export function testStackEnv(opts: {
   /** Names this stack's secrets apart from another's. */
   name: string;
